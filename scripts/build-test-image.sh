@@ -29,22 +29,10 @@ if [ "$IMAGE" != "$DEFAULT_IMAGE" ]; then
   exit 0
 fi
 
-# The mirror the machine itself uses (never hard-coded): deb822 sources first, then sources.list.
-detect_mirror() {
-  local f uri
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -r "$f" ] || continue
-    uri=$(awk '/^URIs:/ {u=$2} /^Suites:/ && /bookworm( |$)/ && u !~ /security/ {print u; exit}' "$f")
-    [ -n "$uri" ] && { echo "$uri"; return; }
-  done
-  if [ -r /etc/apt/sources.list ]; then
-    uri=$(awk '$1=="deb" && $3=="bookworm" {print $2; exit}' /etc/apt/sources.list)
-    [ -n "$uri" ] && { echo "$uri"; return; }
-  fi
-}
-MIRROR="${DEBIAN_MIRROR:-$(detect_mirror)}"
+# The mirror the machine itself uses (never hard-coded).
+# shellcheck source=lib/debian-mirror.sh
+. "$(dirname "$0")/lib/debian-mirror.sh"
 [ -n "$MIRROR" ] || die "cannot find a bookworm mirror in /etc/apt; set DEBIAN_MIRROR"
-SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR:-${MIRROR%/debian}/debian-security}"
 
 command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
 

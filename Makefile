@@ -1,0 +1,65 @@
+# Two commands for a new user (see README.md):
+#   make sandbox   bring up the sandbox (the production topology as local containers) and run site.yml on it
+#   make test      run every test: lint, argument specs, unit, every Molecule scenario, the sandbox
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export NO_COLOR := 1
+SANDBOX := -i inventories/sandbox
+ifdef PROFILE
+export ANSIBLE_CALLBACKS_ENABLED := ansible.posix.profile_tasks,ansible.posix.timer
+endif
+
+.PHONY: help venv engine image apt-cache prerequisites sandbox sandbox-up sandbox-converge sandbox-reset \
+        sandbox-destroy test lint unit molecule drift
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(BIN)/ansible-playbook: requirements.txt
+	@scripts/venv.sh $(VENV)
+
+venv: $(BIN)/ansible-playbook ## Create .venv from the pinned requirements.txt
+
+engine: ## Install (from Debian) and start the Docker engine when it is not running
+	@scripts/docker-engine.sh
+
+apt-cache: engine ## Start the local apt cache the test hosts share (apt-cacher-ng)
+	@scripts/apt-cache.sh
+
+image: engine ## Build the Debian 12 systemd test-host image unless it exists
+	@scripts/build-test-image.sh
+
+prerequisites: venv engine apt-cache image
+
+sandbox: prerequisites sandbox-up sandbox-converge ## Bring up the sandbox and run site.yml on it
+
+sandbox-up: prerequisites ## Start the sandbox containers (idempotent)
+	ansible-playbook $(SANDBOX) sandbox/up.yml
+
+sandbox-converge: venv ## Run playbooks/site.yml on the sandbox
+	ansible-playbook $(SANDBOX) playbooks/site.yml
+
+sandbox-reset: prerequisites ## Destroy the sandbox and bring it up fresh
+	ansible-playbook $(SANDBOX) sandbox/down.yml
+	ansible-playbook $(SANDBOX) sandbox/up.yml
+
+sandbox-destroy: venv ## Remove the sandbox containers, volumes, network and keys
+	ansible-playbook $(SANDBOX) sandbox/down.yml
+
+test: prerequisites ## Run every test suite; ends with "N passed, N failed"
+	@$(BIN)/python scripts/test-all.py
+
+lint: venv ## yamllint, ansible-lint (production profile), ruff
+	@$(BIN)/python scripts/test-all.py lint
+
+unit: venv ## Filter plugin and playbook unit tests, argument_specs check
+	@$(BIN)/python scripts/test-all.py argspecs unit
+
+molecule: prerequisites ## Every Molecule scenario (SCENARIO=role/name for one)
+	@$(BIN)/python scripts/test-all.py molecule $(if $(SCENARIO),--scenario $(SCENARIO))
+
+drift: venv ## Drift report: site.yml in check+diff mode; exit 2 on drift (INVENTORY=...)
+	@$(BIN)/python scripts/drift-report.py $(or $(INVENTORY),inventories/sandbox)

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Drift check: run site.yml in check+diff mode and print what differs from the code.
+
+    scripts/drift-report.py inventories/production [--limit HOSTS] [--playbook playbooks/site.yml]
+
+Exit status: 0 no drift, 2 drift found, 1 the run itself failed (unreachable
+host, task error). The full JSON result goes to reports/drift-<inventory>.json;
+the console gets a readable report: per host, each task that would change and
+its diff. Used by the nightly CI drift job (docs/runbooks/drift.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def render_diff(diff) -> list[str]:
+    lines: list[str] = []
+    for item in diff if isinstance(diff, list) else [diff]:
+        if not isinstance(item, dict):
+            continue
+        if "prepared" in item:
+            lines += str(item["prepared"]).splitlines()
+            continue
+        before, after = item.get("before"), item.get("after")
+        if isinstance(before, str) and isinstance(after, str):
+            lines += list(difflib.unified_diff(before.splitlines(), after.splitlines(),
+                                               item.get("before_header", "before"),
+                                               item.get("after_header", "after"), lineterm=""))
+        elif before is not None or after is not None:
+            lines.append(f"- {json.dumps(before, sort_keys=True)}")
+            lines.append(f"+ {json.dumps(after, sort_keys=True)}")
+    return lines
+
+
+def changes(result: dict) -> list[tuple[str, str, list[str]]]:
+    """(host, task, diff lines) for every task result that would change."""
+    found = []
+    for play in result.get("plays", []):
+        for task in play.get("tasks", []):
+            name = task["task"]["name"]
+            for host, res in task.get("hosts", {}).items():
+                items = res.get("results") if isinstance(res.get("results"), list) else [res]
+                for item in items:
+                    if isinstance(item, dict) and item.get("changed"):
+                        label = f"{name} ({item['item']})" if "item" in item and len(items) > 1 else name
+                        found.append((host, label, render_diff(item.get("diff", []))))
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inventory")
+    parser.add_argument("--playbook", default="playbooks/site.yml")
+    parser.add_argument("--limit")
+    args = parser.parse_args()
+
+    reports = ROOT / "reports"
+    reports.mkdir(exist_ok=True)
+    name = Path(args.inventory).name
+    out_file = reports / f"drift-{name}.json"
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_FORCE_COLOR="false")
+    env.pop("ANSIBLE_CALLBACKS_ENABLED", None)  # a timing callback would mix text into the JSON
+    venv_playbook = Path(sys.executable).parent / "ansible-playbook"
+    playbook_bin = str(venv_playbook) if venv_playbook.exists() else "ansible-playbook"
+    cmd = [playbook_bin, "-i", args.inventory, args.playbook, "--check", "--diff"]
+    if args.limit:
+        cmd += ["--limit", args.limit]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    out_file.write_text(proc.stdout)
+    try:
+        result = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        print(f"drift: {' '.join(cmd)} did not produce a result (rc {proc.returncode}):")
+        print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n")
+        return 1
+
+    stats = result.get("stats", {})
+    failed = {h: s for h, s in stats.items() if s.get("failures") or s.get("unreachable")}
+    found = changes(result)
+    print(f"Drift report for {args.inventory} ({args.playbook}, check mode)")
+    print(f"  hosts checked: {len(stats)}; hosts with drift: {len({h for h, _, _ in found})}; "
+          f"hosts failed: {len(failed)}")
+    current = None
+    for host, task, diff in sorted(found, key=lambda x: x[0]):
+        if host != current:
+            print(f"\n{host}:")
+            current = host
+        print(f"  ~ {task}")
+        for line in diff[:60]:
+            print(f"      {line}")
+        if len(diff) > 60:
+            print(f"      ... {len(diff) - 60} more diff lines in {out_file.relative_to(ROOT)}")
+    for host, s in sorted(failed.items()):
+        print(f"\n{host}: FAILED (failures={s.get('failures', 0)}, unreachable={s.get('unreachable', 0)})")
+    if failed or proc.returncode not in (0, 2):
+        print(f"\ndrift: the check run failed (rc {proc.returncode}); stderr tail:\n{proc.stderr[-2000:]}")
+        return 1
+    print("\nNo drift." if not found else f"\nDrift: {len(found)} change(s) would be made. Full result: "
+          f"{out_file.relative_to(ROOT)}")
+    return 2 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

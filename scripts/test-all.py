@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""Run every test suite of the project and print one summary (called by `make test` and .ci/run).
+
+Suites, in order: lint (yamllint, ansible-lint, ruff), argspecs (argument_specs vs
+defaults), unit (pytest: filter plugins and playbook preflights), molecule (every
+scenario under roles/*/molecule/ and molecule/), sandbox (the whole topology:
+bring-up, site.yml twice with changed=0 the second time, behaviour tests).
+
+Each suite's and scenario's output goes to reports/<name>.log; the console gets
+one line per step with its duration, the tail of the log when it fails, and a
+last line `N passed, N failed` that sums the tests of every suite.
+
+    scripts/test-all.py                  # everything
+    scripts/test-all.py lint unit        # some suites
+    scripts/test-all.py molecule --scenario common/default
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORTS = ROOT / "reports"
+VENV_BIN = ROOT / ".venv" / "bin"
+SUITES = ["lint", "argspecs", "unit", "molecule", "sandbox"]
+
+
+@dataclass
+class Step:
+    name: str
+    passed: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PATH"] = f"{VENV_BIN}{os.pathsep}{e.get('PATH', '')}"
+    e.setdefault("NO_COLOR", "1")
+    e["ANSIBLE_FORCE_COLOR"] = "false"
+    e["PY_COLORS"] = "0"
+    return e
+
+
+def run(name: str, argv: list[str], cwd: Path = ROOT, extra_env: dict[str, str] | None = None,
+        timeout: int = 1800) -> tuple[int, float, Path]:
+    """Run a command with its output in reports/<name>.log; return (rc, seconds, log)."""
+    log = REPORTS / f"{name.replace('/', '-')}.log"
+    e = env()
+    e.update(extra_env or {})
+    start = time.monotonic()
+    with log.open("w") as out:
+        try:
+            rc = subprocess.run(argv, cwd=cwd, env=e, stdout=out, stderr=subprocess.STDOUT,
+                                timeout=timeout, check=False).returncode
+        except subprocess.TimeoutExpired:
+            out.write(f"\n*** timed out after {timeout} s ***\n")
+            rc = 124
+    return rc, time.monotonic() - start, log
+
+
+def junit_counts(path: Path) -> tuple[int, int] | None:
+    """(passed, failed) from a pytest JUnit XML file; skipped tests count as neither."""
+    if not path.is_file():
+        return None
+    root = ET.parse(path).getroot()  # noqa: S314 - the JUnit file pytest just wrote, not untrusted data
+    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    total = sum(int(s.get("tests", 0)) for s in suites)
+    failed = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+    skipped = sum(int(s.get("skipped", 0)) for s in suites)
+    return total - failed - skipped, failed
+
+
+def tail(log: Path, lines: int = 40) -> str:
+    text = log.read_text(errors="replace").splitlines()
+    return "\n".join("    | " + line for line in text[-lines:])
+
+
+def report(step: Step, rc: int, log: Path) -> Step:
+    status = "PASS" if rc == 0 and step.failed == 0 else "FAIL"
+    print(f"  {status} {step.name:<34} {step.seconds:7.1f} s   {step.passed} passed, {step.failed} failed"
+          f"   (log: {log.relative_to(ROOT)})", flush=True)
+    if status == "FAIL":
+        print(tail(log), flush=True)
+    return step
+
+
+def command_step(name: str, argv: list[str], **kw) -> Step:
+    rc, secs, log = run(name, argv, **kw)
+    step = Step(name, passed=int(rc == 0), failed=int(rc != 0), seconds=secs)
+    return report(step, rc, log)
+
+
+def pytest_step(name: str, argv: list[str], **kw) -> Step:
+    xml = REPORTS / f"{name.replace('/', '-')}.xml"
+    xml.unlink(missing_ok=True)
+    rc, secs, log = run(name, [*argv, f"--junitxml={xml}"], **kw)
+    counts = junit_counts(xml) or (0, 0)
+    step = Step(name, *counts, seconds=secs)
+    if rc not in (0, 5) and step.failed == 0:
+        step.failed = 1  # pytest itself failed (collection error, crash)
+    if rc == 5:
+        step.notes.append("no tests collected")
+    return report(step, 0 if rc in (0, 5) else rc, log)
+
+
+def suite_lint() -> list[Step]:
+    return [
+        command_step("lint/yamllint", ["yamllint", "--strict", "."]),
+        command_step("lint/ansible-lint", ["ansible-lint", "--offline"]),
+        command_step("lint/ruff", ["ruff", "check", "."]),
+    ]
+
+
+def suite_argspecs() -> list[Step]:
+    rc, secs, log = run("argspecs", [str(VENV_BIN / "python"), "scripts/check-argument-specs.py"])
+    last = log.read_text().strip().splitlines()[-1:] or ["0 passed, 1 failed"]
+    passed, failed = (int(part.split()[0]) for part in last[0].split(", "))
+    return [report(Step("argspecs", passed, failed, secs), rc, log)]
+
+
+def suite_unit() -> list[Step]:
+    return [pytest_step("unit", ["pytest", "-q", "tests/unit", "tests/playbooks"])]
+
+
+def scenarios() -> list[tuple[str, Path, str]]:
+    """(label, directory to run molecule in, scenario name) for every scenario."""
+    found = []
+    for molecule_yml in sorted(ROOT.glob("roles/*/molecule/*/molecule.yml")):
+        role_dir = molecule_yml.parents[2]
+        found.append((f"{role_dir.name}/{molecule_yml.parent.name}", role_dir, molecule_yml.parent.name))
+    for molecule_yml in sorted(ROOT.glob("molecule/*/molecule.yml")):
+        found.append((f"stack/{molecule_yml.parent.name}", ROOT, molecule_yml.parent.name))
+    return found
+
+
+def suite_molecule(only: list[str]) -> list[Step]:
+    steps = []
+    for label, cwd, scenario in scenarios():
+        if only and label not in only:
+            continue
+        xml = REPORTS / f"molecule-{label.replace('/', '-')}.xml"
+        xml.unlink(missing_ok=True)
+        rc, secs, log = run(f"molecule-{label}", ["molecule", "test", "-s", scenario], cwd=cwd,
+                            extra_env={"PYTEST_ADDOPTS": f"--junitxml={xml}"}, timeout=1500)
+        passed, failed = junit_counts(xml) or (0, 0)
+        if rc != 0 and failed == 0:
+            failed = 1  # failed outside verify: create, converge, idempotence or check
+        steps.append(report(Step(f"molecule {label}", passed, failed, secs), rc, log))
+    return steps
+
+
+def suite_sandbox() -> list[Step]:
+    steps = [command_step("sandbox/up", ["make", "--no-print-directory", "sandbox-up"], timeout=900)]
+    if steps[-1].failed:
+        return steps
+    steps.append(command_step("sandbox/converge", ["make", "--no-print-directory", "sandbox-converge"],
+                              timeout=1500))
+    if steps[-1].failed:
+        return steps
+    rc, secs, log = run("sandbox/idempotence", ["make", "--no-print-directory", "sandbox-converge"], timeout=900)
+    text = log.read_text()
+    recap = [line for line in text.splitlines() if " changed=" in line and " unreachable=" in line]
+    changed = [line for line in recap if " changed=0 " not in line]
+    step = Step("sandbox/idempotence", seconds=secs)
+    step.passed, step.failed = (1, 0) if rc == 0 and recap and not changed else (0, 1)
+    if changed:
+        with log.open("a") as out:
+            out.write("\nNot idempotent, hosts with changes on the second run:\n" + "\n".join(changed) + "\n")
+    steps.append(report(step, rc, log))
+    steps.append(pytest_step("sandbox/verify", ["pytest", "-q", "-p", "no:cacheprovider", "tests/sandbox"]))
+    return steps
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("suites", nargs="*", help=f"suites to run, among {', '.join(SUITES)} (default: all)")
+    parser.add_argument("--scenario", action="append", default=[], help="only this molecule scenario (role/name)")
+    args = parser.parse_args()
+    unknown = sorted(set(args.suites) - set(SUITES))
+    if unknown:
+        parser.error(f"unknown suite(s) {', '.join(unknown)}; choose among {', '.join(SUITES)}")
+    selected = args.suites or SUITES
+    REPORTS.mkdir(exist_ok=True)
+
+    started = time.monotonic()
+    results: list[tuple[str, float, list[Step]]] = []
+    for suite in SUITES:
+        if suite not in selected:
+            continue
+        print(f"== {suite}", flush=True)
+        t0 = time.monotonic()
+        steps = suite_molecule(args.scenario) if suite == "molecule" else globals()[f"suite_{suite}"]()
+        results.append((suite, time.monotonic() - t0, steps))
+
+    total_passed = sum(s.passed for _, _, steps in results for s in steps)
+    total_failed = sum(s.failed for _, _, steps in results for s in steps)
+    print("\n== durations")
+    for suite, secs, steps in results:
+        print(f"  {suite:<12} {secs:7.1f} s   {sum(s.passed for s in steps)} passed, "
+              f"{sum(s.failed for s in steps)} failed")
+    print(f"  {'total':<12} {time.monotonic() - started:7.1f} s")
+    print(f"{total_passed} passed, {total_failed} failed")
+    return 1 if total_failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

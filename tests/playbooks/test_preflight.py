@@ -1,0 +1,77 @@
+"""Bad input stops a run before any host changes: preflight play and role argument specs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def playbook(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1")
+    return subprocess.run(["ansible-playbook", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+@pytest.mark.parametrize("inventory", ["production", "staging"])
+def test_unfilled_inventory_stops_site_before_any_host(inventory):
+    result = playbook("-i", f"inventories/{inventory}", "playbooks/site.yml")
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "is not filled in yet" in out
+    # Exactly what to fill in, by name:
+    assert "vault_admin_password_hashes is missing on:" in out
+    assert "ansible_host is still a placeholder" in out
+    assert "private_ip is still a placeholder" in out
+    assert "common_admin_users is still a placeholder" in out or "common_admin_users is missing" in out
+    # No play after the preflight started, no host was contacted.
+    assert "PLAY [Infrastructure" not in out
+    recap = out.split("PLAY RECAP", 1)[1]
+    assert [line.split()[0] for line in recap.strip().splitlines() if ":" in line] == ["localhost"]
+
+
+def test_every_inventory_has_the_same_function_groups():
+    def groups(inventory: str) -> set[str]:
+        listed = subprocess.run(["ansible-inventory", "-i", f"inventories/{inventory}", "--list"], cwd=ROOT,
+                                capture_output=True, text=True, timeout=60, check=True).stdout
+        return {g for g in json.loads(listed) if g not in ("_meta", "all", "ungrouped")}
+
+    expected = {"lb", "app", "web", "job", "db_primary", "db_replica", "pgbouncer", "redis", "monitoring", "backup"}
+    for inventory in ("production", "staging", "sandbox"):
+        assert groups(inventory) == expected, inventory
+
+
+def probe(role: str, **variables) -> subprocess.CompletedProcess:
+    return playbook("-i", "localhost,", "tests/playbooks/role-argspec-probe.yml", "--check", "--tags", "probe",
+                    "-e", json.dumps({"probe_role": role, **variables}))
+
+
+def test_valid_input_passes_the_common_role_checks():
+    result = probe("common", common_admin_users=[{"name": "alice", "ssh_keys": ["ssh-ed25519 AAAA alice"]}])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"common_chrony_local_stratum": "not-a-number"}, "common_chrony_local_stratum"),
+        ({"common_admin_users": [{"name": "bob"}]}, "ssh_keys"),
+        ({"common_packages": "curl"} | {"common_admin_users": "alice"}, "common_admin_users"),
+        ({"common_admin_users": [{"name": "bob", "ssh_keys": ["k"]}], "common_admin_users_removed": ["bob"]},
+         "common_admin_users_removed"),
+        ({"common_admin_sudo_nopasswd": False,
+          "common_admin_users": [{"name": "bob", "ssh_keys": ["k"]}]}, "password_hash"),
+        ({"common_chrony_local_stratum": 16}, "common_chrony_local_stratum"),
+        ({"common_timezone": "Mars/Olympus Mons"}, "common_timezone"),
+    ],
+)
+def test_bad_input_to_common_is_refused_naming_the_variable(variables, named):
+    result = probe("common", **variables)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert named in out

@@ -1,0 +1,84 @@
+"""The converged sandbox behaves like the production topology, seen over SSH as an operator sees it.
+
+Runs after `make sandbox` (scripts/test-all.py's sandbox suite does both).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from paas_testlib import ssh, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = ROOT / ".sandbox"
+
+
+def _inventory() -> dict:
+    out = subprocess.run(["ansible-inventory", "-i", "inventories/sandbox", "--list"], cwd=ROOT, check=True,
+                         capture_output=True, text=True, timeout=60).stdout
+    return json.loads(out)
+
+
+INVENTORY = _inventory()
+HOSTVARS = INVENTORY["_meta"]["hostvars"]
+HOSTS = sorted(HOSTVARS)
+DOMAIN = "sandbox.internal"
+
+
+def group(name: str) -> list[str]:
+    return sorted(INVENTORY.get(name, {}).get("hosts", []))
+
+
+def run_as(host: str, user: str, key: str, command: str):
+    return ssh(HOSTVARS[host]["ansible_host"], user, str(KEYS / key), command)
+
+
+def test_the_sandbox_has_the_eight_production_hosts():
+    assert len(HOSTS) == 8
+    assert len(group("web")) == 2
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_ansible_reaches_each_host_over_ssh_and_becomes_root(host):
+    result = run_as(host, "debian", "ansible_ed25519", "sudo -n id -u && hostname")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", host]
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_admin_logs_in_with_key_and_sudo_asks_for_the_vault_password(host):
+    no_password = run_as(host, "opsadmin", "admin_ed25519", "sudo -n true")
+    assert no_password.returncode != 0
+    assert "password is required" in no_password.stderr
+    with_password = run_as(host, "opsadmin", "admin_ed25519", "echo sandbox-demo | sudo -S -p '' id -u")
+    assert with_password.returncode == 0, with_password.stderr
+    assert with_password.stdout.strip() == "0"
+
+
+def test_a_wrong_sudo_password_is_refused():
+    host = HOSTS[0]
+    result = run_as(host, "opsadmin", "admin_ed25519", "echo wrong | sudo -S -p '' id -u")
+    assert result.returncode != 0
+
+
+@pytest.mark.parametrize("host", group("web"))
+def test_app_hosts_resolve_the_data_tier_by_internal_name(host):
+    for peer in group("db_primary") + group("redis"):
+        result = run_as(host, "debian", "ansible_ed25519", f"getent hosts {peer}.{DOMAIN}")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split()[0] == HOSTVARS[peer]["private_ip"]
+
+
+@pytest.mark.parametrize("host", [h for h in HOSTS if h not in group("monitoring")])
+def test_hosts_take_time_from_the_monitoring_host(host):
+    source = HOSTVARS[group("monitoring")[0]]["private_ip"]
+
+    def selected():
+        out = run_as(host, "debian", "ansible_ed25519", "chronyc -n sources").stdout
+        return any(line.startswith("^*") and source in line for line in out.splitlines())
+
+    assert wait_for(selected, timeout=60, interval=3), run_as(host, "debian", "ansible_ed25519",
+                                                               "chronyc -n sources").stdout

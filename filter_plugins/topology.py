@@ -108,10 +108,10 @@ def _is_placeholder(value, marker: str) -> bool:
         if marker and marker in value:
             return True
         try:
-            address = ipaddress.ip_address(value)
+            network = ipaddress.ip_network(value, strict=False)
         except ValueError:
             return False
-        return any(address in network for network in DOCUMENTATION_NETWORKS)
+        return any(network.subnet_of(doc) for doc in DOCUMENTATION_NETWORKS if doc.version == network.version)
     if isinstance(value, Mapping):
         return any(_is_placeholder(v, marker) for v in value.values())
     if isinstance(value, list | tuple):

@@ -64,3 +64,19 @@ def ssh(address: str, user: str, key: str, command: str = "true", timeout: int =
         ],
         capture_output=True, text=True, timeout=timeout + 20,
     )
+
+
+def tcp_probe_command(address: str, port: int, timeout: float = 3.0) -> str:
+    """Shell command that tries one TCP connection and prints 'open', 'refused' or 'timeout'.
+
+    'refused' means the packet reached the host and nothing listens (allowed by its
+    firewall); 'timeout' means it was dropped on the way (a firewall's drop policy).
+    """
+    script = (
+        "import socket\n"
+        f"s=socket.socket(socket.AF_INET6 if ':' in '{address}' else socket.AF_INET); s.settimeout({timeout})\n"
+        f"try:\n s.connect(('{address}',{int(port)})); print('open')\n"
+        "except ConnectionRefusedError: print('refused')\n"
+        "except OSError: print('timeout')\n"
+    )
+    return f'python3 -c "{script}"'

@@ -29,6 +29,7 @@ def test_unfilled_inventory_stops_site_before_any_host(inventory):
     assert "ansible_host is still a placeholder" in out
     assert "private_ip is still a placeholder" in out
     assert "common_admin_users is still a placeholder" in out or "common_admin_users is missing" in out
+    assert "hardening_firewall_ssh_sources is still a placeholder" in out
     # No play after the preflight started, no host was contacted.
     assert "PLAY [Infrastructure" not in out
     recap = out.split("PLAY RECAP", 1)[1]

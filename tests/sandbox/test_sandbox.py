@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from paas_testlib import ssh, wait_for
+from paas_testlib import ssh, tcp_probe_command, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ROOT / ".sandbox"
@@ -82,3 +82,42 @@ def test_hosts_take_time_from_the_monitoring_host(host):
 
     assert wait_for(selected, timeout=60, interval=3), run_as(host, "debian", "ansible_ed25519",
                                                                "chronyc -n sources").stdout
+
+
+def probe(source: str, target: str, port: int) -> str:
+    out = run_as(source, "debian", "ansible_ed25519", tcp_probe_command(HOSTVARS[target]["private_ip"], port))
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "port", "expected"),
+    [
+        # pgbouncer's port on the primary: app hosts get through (nothing listens yet: refused), others are dropped.
+        ("app1", "db1", 6432, "refused"),
+        ("lb1", "db1", 6432, "timeout"),
+        ("backup1", "db1", 5432, "refused"),
+        ("app1", "db1", 5432, "timeout"),
+        ("app2", "redis1", 6379, "refused"),
+        ("db2", "redis1", 6379, "timeout"),
+        ("lb1", "app1", 80, "refused"),
+        ("db1", "app1", 80, "timeout"),
+        ("mon1", "db2", 9100, "refused"),
+        ("app1", "db2", 9100, "timeout"),
+    ],
+)
+def test_tier_firewall_allows_only_the_inventory_groups(source, target, port, expected):
+    assert probe(source, target, port) == expected
+
+
+@pytest.mark.parametrize("host", HOSTS[:2])
+def test_root_and_passwords_are_refused_over_ssh(host):
+    root = run_as(host, "root", "ansible_ed25519", "true")
+    assert root.returncode == 255
+    assert "Permission denied" in root.stderr
+    password = subprocess.run(
+        ["ssh", "-o", "BatchMode=yes", "-o", "PubkeyAuthentication=no", "-o", "StrictHostKeyChecking=no",
+         "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10",
+         f"opsadmin@{HOSTVARS[host]['ansible_host']}", "true"],
+        capture_output=True, text=True, timeout=30, check=False)
+    assert "Permission denied (publickey)" in password.stderr

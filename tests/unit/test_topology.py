@@ -90,6 +90,16 @@ GROUPS = {"all": ["lb1", "db1"], "db_primary": ["db1"]}
             ["broken is missing on: lb1"],
         ),
         (
+            {"lb1": {"ssh": ["198.51.100.0/24"]}, "db1": {"ssh": ["10.0.0.0/8", "203.0.0.0/16"]}},
+            {"all": ["ssh"]},
+            ["ssh is still a placeholder (CHANGE_ME or a documentation address) on: lb1"],
+        ),
+        (
+            {"lb1": {"ssh": ["198.51.100.0/24"]}, "db1": {"ssh": ["10.0.0.0/8", "203.0.113.7/32"]}},
+            {"all": ["ssh"]},
+            ["ssh is still a placeholder (CHANGE_ME or a documentation address) on: db1, lb1"],
+        ),
+        (
             {"lb1": {"v6": "2001:db8::1"}, "db1": {"v6": "2001:470::1"}},
             {"all": ["v6"]},
             ["v6 is still a placeholder (CHANGE_ME or a documentation address) on: lb1"],

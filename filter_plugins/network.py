@@ -1,0 +1,137 @@
+"""Filters for addresses, ports and firewall allow-lists.
+
+Pure functions: no I/O, no network. Unit tests: tests/unit/test_network.py.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+
+try:
+    from ansible.errors import AnsibleFilterError
+except ImportError:  # pragma: no cover - only without ansible-core installed
+    class AnsibleFilterError(Exception):
+        """Stand-in when ansible-core is absent."""
+
+DOCUMENTATION = r"""
+name: tier_firewall_rules
+short_description: A host's firewall allow-list from inventory groups
+description:
+  - tier_rules maps a group to the services its hosts offer; each service lists the groups
+    (or "any") that may reach it. The result is the allow-list of one host: the services of
+    every group the host is in, with source groups resolved to /32 or /128 addresses.
+  - Rules whose sources resolve to nothing are left out (nobody may connect).
+positional: group_names, groups, hostvars, address_var
+---
+name: invalid_cidrs
+short_description: The entries of a list that are not IP addresses or networks
+---
+name: invalid_ports
+short_description: The entries of a list that are not TCP/UDP port numbers (1-65535)
+---
+name: address_in_cidrs
+short_description: Whether an IP address lies in any of a list of networks
+"""
+
+EXAMPLES = r"""
+hardening_firewall_rules: >-
+  {{ firewall_tiers | tier_firewall_rules(group_names, groups, hostvars) }}
+# firewall_tiers:
+#   db_primary:
+#     - {name: postgresql, ports: [5432], sources: [db_replica, pgbouncer, backup]}
+#   lb:
+#     - {name: https, ports: [80, 443], sources: [any]}
+"""
+
+
+def _network(value):
+    return ipaddress.ip_network(str(value), strict=False)
+
+
+def invalid_cidrs(values: Iterable) -> list:
+    """Entries that are neither an IP address nor a CIDR network."""
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise AnsibleFilterError(f"invalid_cidrs: expected a list, got {values!r}")
+    bad = []
+    for value in values:
+        try:
+            _network(value)
+        except ValueError:
+            bad.append(value)
+    return bad
+
+
+def invalid_ports(values: Iterable) -> list:
+    """Entries that are not integers from 1 to 65535 (booleans and floats are invalid)."""
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise AnsibleFilterError(f"invalid_ports: expected a list, got {values!r}")
+    bad = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            bad.append(value)
+            continue
+        try:
+            port = int(value)
+        except ValueError:
+            bad.append(value)
+            continue
+        if not 1 <= port <= 65535:
+            bad.append(value)
+    return bad
+
+
+def address_in_cidrs(address: str, cidrs: Iterable) -> bool:
+    """True when address lies in one of the networks."""
+    try:
+        ip = ipaddress.ip_address(str(address))
+    except ValueError:
+        raise AnsibleFilterError(f"address_in_cidrs: not an IP address: {address!r}") from None
+    bad = invalid_cidrs(cidrs)
+    if bad:
+        raise AnsibleFilterError(f"address_in_cidrs: not networks: {bad!r}")
+    return any(ip in _network(c) for c in cidrs if _network(c).version == ip.version)
+
+
+def tier_firewall_rules(tier_rules: Mapping, group_names: Iterable[str], groups: Mapping, hostvars: Mapping,
+                        address_var: str = "private_ip") -> list[dict]:
+    """The allow-list of a host in group_names, sources resolved to host addresses."""
+    if not isinstance(tier_rules, Mapping):
+        raise AnsibleFilterError(f"tier_firewall_rules: tier rules must map group names to lists, got {tier_rules!r}")
+    member_of = set(group_names)
+    rules: list[dict] = []
+    for group, services in tier_rules.items():
+        if group not in member_of:
+            continue
+        for service in services or []:
+            missing = [k for k in ("name", "ports", "sources") if k not in service]
+            if missing:
+                raise AnsibleFilterError(f"tier_firewall_rules: rule {service!r} of group {group!r} lacks {missing}")
+            if service["sources"] == ["any"]:
+                sources = ["any"]
+            else:
+                hosts = sorted({h for g in service["sources"] for h in groups.get(g, [])})
+                sources = []
+                for host in hosts:
+                    address = hostvars[host].get(address_var)
+                    if not address:
+                        raise AnsibleFilterError(f"tier_firewall_rules: host {host!r} has no {address_var}")
+                    sources.append(_network(address))
+                sources = [str(n) for n in sorted(set(sources), key=lambda n: (n.version, n))]
+                if not sources:
+                    continue
+            rules.append({"name": service["name"], "proto": service.get("proto", "tcp"),
+                          "ports": list(service["ports"]), "sources": sources})
+    return rules
+
+
+class FilterModule:
+    """Network filters."""
+
+    def filters(self):
+        return {
+            "invalid_cidrs": invalid_cidrs,
+            "invalid_ports": invalid_ports,
+            "address_in_cidrs": address_in_cidrs,
+            "tier_firewall_rules": tier_firewall_rules,
+        }

@@ -1,0 +1,128 @@
+"""Behaviour of the hardening role, seen from the test machine and from a second (attacking) host."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from paas_testlib import container_ip, ephemeral_path, journal_on_failure, ssh, tcp_probe_command, wait_for
+
+HOST, ATTACKER = "hardening-host", "hardening-attacker"
+testinfra_hosts = [f"ansible://{HOST}"]
+
+
+@pytest.fixture(scope="module")
+def address():
+    return container_ip(HOST)
+
+
+def raw_ssh(address: str, *options: str, user: str = "alice") -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["ssh", "-i", ephemeral_path("test_key"), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10",
+         *options, f"{user}@{address}", "true"],
+        capture_output=True, text=True, timeout=40, check=False)
+
+
+def test_admin_in_allowed_group_logs_in_with_key(address):
+    result = ssh(address, "alice", ephemeral_path("test_key"), "id -un")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "alice"
+
+
+@pytest.mark.parametrize("user", ["root", "outsider"])
+def test_root_and_users_outside_allowed_groups_are_refused_despite_a_valid_key(address, user):
+    result = ssh(address, user, ephemeral_path("test_key"))
+    assert result.returncode == 255
+    assert "Permission denied" in result.stderr
+
+
+def test_password_login_is_not_offered(address):
+    result = raw_ssh(address, "-o", "PreferredAuthentications=password,keyboard-interactive",
+                     "-o", "PubkeyAuthentication=no", user="pwuser")
+    assert result.returncode == 255
+    assert "Permission denied (publickey)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("KexAlgorithms=diffie-hellman-group14-sha1", "no matching key exchange method"),
+        ("KexAlgorithms=ecdh-sha2-nistp256", "no matching key exchange method"),
+        ("Ciphers=aes128-cbc", "no matching cipher"),
+        # With an AEAD cipher no MAC is negotiated, so pair SHA-1 with a CTR cipher.
+        ("Ciphers=aes128-ctr -o MACs=hmac-sha1", "no matching MAC"),
+        ("HostKeyAlgorithms=ecdsa-sha2-nistp256", "no matching host key type"),
+    ],
+)
+def test_weak_algorithms_are_refused(address, option, message):
+    result = raw_ssh(address, *("-o " + option).split())
+    assert result.returncode == 255
+    assert message in result.stderr
+
+
+def test_sshd_passes_ssh_audit_hardened_debian_12_policy(address):
+    result = subprocess.run(["ssh-audit", "-P", "Hardened Debian 12 (version 3)", address],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "Passed" in result.stdout
+
+
+def connect_from(host, address: str, port: int) -> str:
+    """Try a TCP connection from a Testinfra host; 'open', 'refused' or 'timeout'."""
+    return host.run(tcp_probe_command(address, port)).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def attacker(host):
+    return host.get_host(f"ansible://{ATTACKER}", ansible_inventory=host.backend.ansible_inventory)
+
+
+def test_allowed_service_is_reachable_only_from_its_sources(host, address, attacker):
+    import socket
+
+    with socket.create_connection((address, 8080), timeout=5):
+        pass  # the test machine is the allowed source
+    assert connect_from(attacker, address, 8080) == "timeout"
+
+
+def test_port_not_in_the_allow_list_is_dropped(address, attacker):
+    import socket
+
+    with pytest.raises(OSError):
+        socket.create_connection((address, 8081), timeout=3)
+    assert connect_from(attacker, address, 8081) == "timeout"
+
+
+def test_ruleset_is_loaded_and_checked_at_boot(host):
+    assert host.service("nftables").is_enabled
+    ruleset = host.run("nft list table inet paas_firewall")
+    assert ruleset.rc == 0
+    assert "policy drop" in ruleset.stdout
+
+
+def test_kernel_baseline_is_written_for_boot(host):
+    # /proc/sys is read-only in a container: the role writes the file and says it did not apply it.
+    conf = host.file("/etc/sysctl.d/60-hardening.conf")
+    for line in ("net.ipv4.conf.all.accept_redirects=0", "net.ipv4.tcp_syncookies=1",
+                 "net.ipv4.ip_forward=0", "kernel.kptr_restrict=2", "fs.protected_symlinks=1"):
+        assert conf.contains(f"^{line}$"), line
+
+
+def test_repeated_failed_logins_ban_the_attacker_but_not_the_admin(host, address, attacker):
+    attacker_ip = container_ip(ATTACKER)
+    with journal_on_failure(host, "fail2ban"):
+        for _ in range(8):  # bounded: more than maxretry (5)
+            attacker.run(f"timeout 15 ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o ConnectTimeout=5 "
+                         f"nosuchuser@{address} true")
+
+        def banned():
+            return attacker_ip in host.run("fail2ban-client status sshd").stdout
+
+        assert wait_for(banned, timeout=30), host.run("fail2ban-client status sshd").stdout
+        assert connect_from(attacker, address, 22) in ("refused", "timeout")
+        # The administrator, from another address, still logs in.
+        assert ssh(address, "alice", ephemeral_path("test_key")).returncode == 0
+        # Unbanning lets the address reach sshd again.
+        assert host.run(f"fail2ban-client set sshd unbanip {attacker_ip}").rc == 0
+        assert wait_for(lambda: connect_from(attacker, address, 22) == "open", timeout=15)

@@ -1,0 +1,101 @@
+"""Unit tests for filter_plugins/network.py."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from network import address_in_cidrs, invalid_cidrs, invalid_ports, tier_firewall_rules
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["10.0.0.0/8", "192.168.1.5", "fd00::/8", "2001:db8::1"], []),
+        (["10.0.0.0/33", "10.0.0.256", "any", "", "10.0.0.1/8"], ["10.0.0.0/33", "10.0.0.256", "any", ""]),
+    ],
+)
+def test_invalid_cidrs(values, expected):
+    assert invalid_cidrs(values) == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([22, 80, "443", 65535, 1], []),
+        ([0, 65536, -1, "http", True, 22.5, None], [0, 65536, -1, "http", True, 22.5, None]),
+    ],
+)
+def test_invalid_ports(values, expected):
+    assert invalid_ports(values) == expected
+
+
+@pytest.mark.parametrize(
+    ("address", "cidrs", "expected"),
+    [
+        ("10.80.0.1", ["10.80.0.0/24"], True),
+        ("10.81.0.1", ["10.80.0.0/24", "192.168.0.0/16"], False),
+        ("fd00::5", ["10.0.0.0/8", "fd00::/64"], True),
+        ("10.0.0.1", [], False),
+    ],
+)
+def test_address_in_cidrs(address, cidrs, expected):
+    assert address_in_cidrs(address, cidrs) is expected
+
+
+@pytest.mark.parametrize(("address", "cidrs"), [("not-an-ip", ["10.0.0.0/8"]), ("10.0.0.1", ["10.0.0.0/40"])])
+def test_address_in_cidrs_rejects_bad_input(address, cidrs):
+    with pytest.raises(AnsibleFilterError, match="address_in_cidrs"):
+        address_in_cidrs(address, cidrs)
+
+
+def test_bad_list_arguments_are_refused():
+    with pytest.raises(AnsibleFilterError, match="invalid_cidrs: expected a list"):
+        invalid_cidrs("10.0.0.0/8")
+    with pytest.raises(AnsibleFilterError, match="invalid_ports: expected a list"):
+        invalid_ports("22")
+
+
+GROUPS = {"lb": ["lb1"], "web": ["app1", "app2"], "db_primary": ["db1"], "db_replica": ["db2"],
+          "backup": ["backup1"], "pgbouncer": ["db1"], "monitoring": []}
+HOSTVARS = {h: {"private_ip": ip} for h, ip in
+            {"lb1": "10.0.0.10", "app1": "10.0.0.11", "app2": "10.0.0.12", "db1": "10.0.0.13",
+             "db2": "10.0.0.14", "backup1": "10.0.0.17"}.items()}
+TIERS = {
+    "lb": [{"name": "https", "ports": [80, 443], "sources": ["any"]}],
+    "web": [{"name": "app", "ports": [80], "sources": ["lb"]}],
+    "db_primary": [{"name": "postgresql", "ports": [5432], "sources": ["db_replica", "pgbouncer", "backup"]}],
+    "pgbouncer": [{"name": "pgbouncer", "ports": [6432], "sources": ["web"]}],
+    "all": [{"name": "node-exporter", "ports": [9100], "sources": ["monitoring"]}],
+}
+
+
+@pytest.mark.parametrize(
+    ("group_names", "expected"),
+    [
+        (["lb"], [{"name": "https", "proto": "tcp", "ports": [80, 443], "sources": ["any"]}]),
+        (["web"], [{"name": "app", "proto": "tcp", "ports": [80], "sources": ["10.0.0.10/32"]}]),
+        (["db_primary", "pgbouncer"], [
+            {"name": "postgresql", "proto": "tcp", "ports": [5432],
+             "sources": ["10.0.0.13/32", "10.0.0.14/32", "10.0.0.17/32"]},
+            {"name": "pgbouncer", "proto": "tcp", "ports": [6432], "sources": ["10.0.0.11/32", "10.0.0.12/32"]},
+        ]),
+        # A service whose source groups are empty is not opened to anyone.
+        (["all"], []),
+        (["redis"], []),
+    ],
+)
+def test_tier_firewall_rules(group_names, expected):
+    assert tier_firewall_rules(TIERS, group_names, GROUPS, HOSTVARS) == expected
+
+
+@pytest.mark.parametrize(
+    ("tiers", "message"),
+    [
+        (["lb"], "must map group names"),
+        ({"lb": [{"name": "x", "ports": [80]}]}, "lacks \\['sources'\\]"),
+        ({"lb": [{"name": "x", "ports": [80], "sources": ["nohost"]}]}, "has no private_ip"),
+    ],
+)
+def test_tier_firewall_rules_rejects_bad_input(tiers, message):
+    groups = dict(GROUPS, nohost=["ghost"])
+    hostvars = dict(HOSTVARS, ghost={})
+    with pytest.raises(AnsibleFilterError, match=message):
+        tier_firewall_rules(tiers, ["lb"], groups, hostvars)

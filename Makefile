@@ -12,7 +12,7 @@ ifdef PROFILE
 export ANSIBLE_CALLBACKS_ENABLED := ansible.posix.profile_tasks,ansible.posix.timer
 endif
 
-.PHONY: help venv engine image apt-cache prerequisites sandbox sandbox-up sandbox-converge sandbox-reset \
+.PHONY: help venv engine image prerequisites sandbox sandbox-up sandbox-converge sandbox-reset \
         sandbox-destroy test lint unit molecule drift
 
 help: ## List the targets
@@ -26,13 +26,10 @@ venv: $(BIN)/ansible-playbook ## Create .venv from the pinned requirements.txt
 engine: ## Install (from Debian) and start the Docker engine when it is not running
 	@scripts/docker-engine.sh
 
-apt-cache: engine ## Start the local apt cache the test hosts share (apt-cacher-ng)
-	@scripts/apt-cache.sh
-
 image: engine ## Build the Debian 12 systemd test-host image unless it exists
 	@scripts/build-test-image.sh
 
-prerequisites: venv engine apt-cache image
+prerequisites: venv engine image
 
 sandbox: prerequisites sandbox-up sandbox-converge ## Bring up the sandbox and run site.yml on it
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drift check: run site.yml in check+diff mode and print what differs from the code.
 
-    scripts/drift-report.py inventories/production [--limit HOSTS] [--playbook playbooks/site.yml]
+    scripts/drift-report.py inventories/production [--limit HOSTS] [--tags TAGS] [--playbook playbooks/site.yml]
 
 Exit status: 0 no drift, 2 drift found, 1 the run itself failed (unreachable
 host, task error). The full JSON result goes to reports/drift-<inventory>.json;
@@ -61,6 +61,7 @@ def main() -> int:
     parser.add_argument("inventory")
     parser.add_argument("--playbook", default="playbooks/site.yml")
     parser.add_argument("--limit")
+    parser.add_argument("--tags", help="only these tags (a quicker partial check)")
     args = parser.parse_args()
 
     reports = ROOT / "reports"
@@ -74,6 +75,8 @@ def main() -> int:
     cmd = [playbook_bin, "-i", args.inventory, args.playbook, "--check", "--diff"]
     if args.limit:
         cmd += ["--limit", args.limit]
+    if args.tags:
+        cmd += ["--tags", args.tags]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     out_file.write_text(proc.stdout)
     try:

@@ -126,3 +126,44 @@ def test_repeated_failed_logins_ban_the_attacker_but_not_the_admin(host, address
         # Unbanning lets the address reach sshd again.
         assert host.run(f"fail2ban-client set sshd unbanip {attacker_ip}").rc == 0
         assert wait_for(lambda: connect_from(attacker, address, 22) == "open", timeout=15)
+
+
+def test_unattended_upgrades_take_security_updates_only(host):
+    out = host.run("unattended-upgrade --dry-run --debug 2>&1").stdout
+    allowed = next(line for line in out.splitlines() if "Allowed origins are:" in line)
+    assert "codename=bookworm-security,label=Debian-Security" in allowed
+    # The main suite ("label=Debian," without -Security) is not upgraded unattended.
+    assert "label=Debian," not in allowed + ","
+    assert host.service("apt-daily-upgrade.timer").is_enabled
+
+
+def test_needrestart_reports_in_batch_mode(host):
+    result = host.run("needrestart -b -r l")
+    assert result.rc == 0
+    assert "NEEDRESTART-VER:" in result.stdout
+
+
+def test_login_shells_get_umask_027_and_no_core_dumps(host):
+    assert host.run("su - alice -c umask").stdout.strip() == "0027"
+    assert host.run("su - alice -c 'ulimit -Hc'").stdout.strip() == "0"
+
+
+@pytest.mark.parametrize("module", ["cramfs", "usb-storage", "sctp"])
+def test_unused_kernel_modules_cannot_be_loaded(host, module):
+    assert "install /bin/false" in host.run(f"modprobe -n -v {module}").stdout
+
+
+def test_only_root_may_use_cron(host):
+    refused = host.run("su - alice -c 'crontab -l'")
+    assert refused.rc != 0
+    assert "not allowed" in refused.stderr
+    assert host.file("/etc/crontab").mode == 0o600
+
+
+def test_audit_rules_cover_identity_sudoers_sshd_time_and_setuid_programs(host):
+    rules = host.file("/etc/audit/rules.d/60-hardening.rules").content_string
+    for key in ("-k identity", "-k sudoers", "-k sshd", "-k time-change"):
+        assert key in rules
+    for program in ("/usr/bin/sudo", "/usr/bin/passwd"):
+        assert f"-F path={program} -F perm=x" in rules
+    assert host.package("auditd").is_installed

@@ -29,9 +29,23 @@ if [ "$IMAGE" != "$DEFAULT_IMAGE" ]; then
   exit 0
 fi
 
-# The mirror the machine itself uses (never hard-coded).
-# shellcheck source=lib/debian-mirror.sh
-. "$(dirname "$0")/lib/debian-mirror.sh"
+# The mirror the machine's own apt uses (never hard-coded); DEBIAN_MIRROR and
+# DEBIAN_SECURITY_MIRROR override it.
+detect_debian_mirror() {
+  local f uri
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -r "$f" ] || continue
+    uri=$(awk '/^URIs:/ {u=$2} /^Suites:/ && /bookworm( |$)/ && u !~ /security/ {print u; exit}' "$f")
+    [ -n "$uri" ] && { echo "$uri"; return; }
+  done
+  if [ -r /etc/apt/sources.list ]; then
+    uri=$(awk '$1=="deb" && $3=="bookworm" {print $2; exit}' /etc/apt/sources.list)
+    [ -n "$uri" ] && { echo "$uri"; return; }
+  fi
+}
+MIRROR="${DEBIAN_MIRROR:-$(detect_debian_mirror)}"
+MIRROR="${MIRROR%/}"
+SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR:-${MIRROR%/debian}/debian-security}"
 [ -n "$MIRROR" ] || die "cannot find a bookworm mirror in /etc/apt; set DEBIAN_MIRROR"
 
 command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"

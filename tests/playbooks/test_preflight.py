@@ -76,3 +76,34 @@ def test_bad_input_to_common_is_refused_naming_the_variable(variables, named):
     out = result.stdout + result.stderr
     assert result.returncode != 0
     assert named in out
+
+
+# The probe runs on this machine as root: key-only SSH would need root's authorized_keys here,
+# so the hardening cases allow passwords unless the lockout check itself is under test.
+HARDENING_OK = {"hardening_ssh_password_authentication": True,
+                "hardening_firewall_ssh_sources": ["10.0.0.0/8"],
+                "hardening_firewall_rules": [{"name": "web", "ports": [80, 443], "sources": ["any"]}]}
+
+
+def test_valid_input_passes_the_hardening_role_checks():
+    result = probe("hardening", **HARDENING_OK)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"hardening_firewall_ssh_sources": ["10.0.0.0/33"]}, "hardening_firewall_ssh_sources"),
+        ({"hardening_firewall_rules": [{"name": "x", "ports": [70000], "sources": ["any"]}]}, "invalid ports [70000]"),
+        ({"hardening_firewall_rules": [{"name": "x", "ports": [80], "sources": ["10.0.0.300"]}]}, "10.0.0.300"),
+        ({"hardening_firewall_rules": [{"name": "x", "ports": [80], "sources": ["any"], "proto": "icmp"}]}, "proto"),
+        ({"hardening_ssh_permit_root_login": "yes"}, "hardening_ssh_permit_root_login"),
+        ({"hardening_updates_reboot_time": "25:00"}, "hardening_updates_reboot_time"),
+        ({"hardening_updates_needrestart_mode": "i"}, "hardening_updates_needrestart_mode"),
+    ],
+)
+def test_bad_input_to_hardening_is_refused_naming_the_variable(variables, named):
+    result = probe("hardening", **(HARDENING_OK | variables))
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert named in out

@@ -167,3 +167,55 @@ def test_audit_rules_cover_identity_sudoers_sshd_time_and_setuid_programs(host):
     for program in ("/usr/bin/sudo", "/usr/bin/passwd"):
         assert f"-F path={program} -F perm=x" in rules
     assert host.package("auditd").is_installed
+
+
+def test_tcp_forwarding_through_sshd_is_refused(address):
+    # `ssh -W` is what ProxyJump and port forwards use: the server must refuse the channel.
+    result = subprocess.run(
+        ["ssh", "-i", ephemeral_path("test_key"), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10",
+         "-W", "127.0.0.1:22", f"alice@{address}"],
+        input="", capture_output=True, text=True, timeout=40, check=False)
+    assert result.returncode != 0
+    assert "administratively prohibited" in result.stderr
+
+
+def test_legal_banner_replaces_the_version_string(host):
+    for path in ("/etc/issue", "/etc/issue.net"):
+        content = host.file(path).content_string
+        assert "Authorised access only" in content
+        assert "Debian" not in content
+
+
+def test_login_shells_time_out_when_idle_and_cannot_lift_it(host):
+    result = host.run("su - alice -c 'echo $TMOUT; TMOUT=0'")
+    assert result.stdout.split()[0] == "900"
+    assert "readonly variable" in result.stderr
+
+
+def test_only_root_may_run_the_assembler(host):
+    assert host.run("as --version").rc == 0
+    refused = host.run("su - alice -c 'as --version'")
+    assert refused.rc == 126
+    assert "Permission denied" in refused.stderr
+
+
+def test_aide_reports_a_program_planted_in_a_system_directory(host):
+    planted = "/usr/sbin/paas-aide-probe"
+    host.run(f"printf '#!/bin/sh\\n' > {planted} && chmod 0755 {planted}")
+    try:
+        result = host.run("aide --config /etc/aide/aide.conf --check")
+    finally:
+        host.run(f"rm -f {planted}")
+    assert result.rc & 1, result.stdout[-2000:]  # bit 1: files added
+    assert f": {planted}" in result.stdout
+
+
+def test_rkhunter_reports_a_tampered_system_binary(host):
+    host.run("cp -p /usr/bin/whoami /root/whoami.orig && printf '\\n' >> /usr/bin/whoami")
+    try:
+        result = host.run("rkhunter --check --skip-keypress --nocolors --report-warnings-only --enable properties")
+    finally:
+        host.run("cp -p /root/whoami.orig /usr/bin/whoami")
+    assert result.rc == 1
+    assert "File: /usr/bin/whoami" in result.stdout

@@ -107,3 +107,55 @@ def test_bad_input_to_hardening_is_refused_naming_the_variable(variables, named)
     out = result.stdout + result.stderr
     assert result.returncode != 0
     assert named in out
+
+
+POSTGRESQL_OK = {
+    "postgresql_users": [{"name": "app", "password": "x"}],
+    "postgresql_databases": [{"name": "app_production", "owner": "app"}],
+    "postgresql_hba_entries": [{"database": "app_production", "user": "app", "address": "10.0.0.12"}],
+}
+
+
+def test_valid_input_passes_the_postgresql_role_checks():
+    result = probe("postgresql", **POSTGRESQL_OK)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"postgresql_databases": [{"name": "app_production", "owner": "nobody"}]}, "owner not in postgresql_users"),
+        ({"postgresql_hba_entries": [{"database": "all", "user": "app", "address": "10.0.0.0/33"}]},
+         "postgresql_hba_entries: invalid address"),
+        ({"postgresql_hba_entries": [{"database": "all", "user": "app", "address": "10.0.0.9", "method": "md5"}]},
+         "method"),
+        ({"postgresql_hba_entries": [{"database": "all", "user": "app", "address": "10.0.0.9", "method": "trust"}]},
+         "method"),
+        ({"postgresql_settings": {"shared_buffers": "2 gigabytes"}}, "postgresql_settings: memory value"),
+        ({"postgresql_settings": {"max_connections": 50}, "postgresql_pooled_connections": 60},
+         "postgresql_pooled_connections (60) exceeds"),
+        ({"postgresql_tuning_profile": "desktop"}, "postgresql_tuning_profile"),
+        ({"postgresql_ssl_cert": "PEM"}, "give both or neither"),
+    ],
+)
+def test_bad_input_to_postgresql_is_refused_naming_the_variable(variables, named):
+    result = probe("postgresql", **(POSTGRESQL_OK | variables))
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert named in out
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"pgbouncer_databases": [{"name": "app"}]}, "pgbouncer_users is empty"),
+        ({"pgbouncer_reserve_pool_size": 30}, "pgbouncer_reserve_pool_size is larger"),
+        ({"pgbouncer_pool_mode": "sometimes"}, "pgbouncer_pool_mode"),
+        ({"pgbouncer_admin_users": [{"name": "admin"}]}, "password"),
+    ],
+)
+def test_bad_input_to_pgbouncer_is_refused_naming_the_variable(variables, named):
+    result = probe("pgbouncer", **variables)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert named in out

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from paas_testlib import ssh, tcp_probe_command, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,10 +94,10 @@ def probe(source: str, target: str, port: int) -> str:
 @pytest.mark.parametrize(
     ("source", "target", "port", "expected"),
     [
-        # pgbouncer's port on the primary: app hosts get through (nothing listens yet: refused), others are dropped.
-        ("app1", "db1", 6432, "refused"),
+        # pgbouncer and PostgreSQL on the primary: app hosts reach pgbouncer, backup reaches PostgreSQL.
+        ("app1", "db1", 6432, "open"),
         ("lb1", "db1", 6432, "timeout"),
-        ("backup1", "db1", 5432, "refused"),
+        ("backup1", "db1", 5432, "open"),
         ("app1", "db1", 5432, "timeout"),
         ("app2", "redis1", 6379, "refused"),
         ("db2", "redis1", 6379, "timeout"),
@@ -121,3 +122,32 @@ def test_root_and_passwords_are_refused_over_ssh(host):
          f"opsadmin@{HOSTVARS[host]['ansible_host']}", "true"],
         capture_output=True, text=True, timeout=30, check=False)
     assert "Permission denied (publickey)" in password.stderr
+
+
+def _sandbox_vault() -> dict:
+    out = subprocess.run(
+        ["ansible-vault", "view", "--vault-password-file", "inventories/sandbox/DEMO-vault-password.txt",
+         "inventories/sandbox/group_vars/all/vault.yml"],
+        cwd=ROOT, check=True, capture_output=True, text=True, timeout=60).stdout
+    return yaml.safe_load(out)
+
+
+def test_app_query_is_answered_through_pgbouncer_on_the_primary():
+    password = _sandbox_vault()["vault_postgresql_app_password"]
+    address = HOSTVARS["db1"]["private_ip"]
+    query = (f"PGPASSWORD='{password}' psql -X -A -t "
+             f"'host={address} port=6432 dbname=portfolio_sandbox user=portfolio connect_timeout=5' "
+             "-c 'SELECT current_user, current_database()'")
+    result = run_as("db1", "debian", "ansible_ed25519", query)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "portfolio|portfolio_sandbox"
+
+
+def test_the_replica_streams_from_the_primary():
+    query = "sudo -n -u postgres psql -X -A -t -c 'SELECT application_name, state FROM pg_stat_replication'"
+    result = run_as("db1", "debian", "ansible_ed25519", query)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["db2|streaming"]
+    standby = run_as("db2", "debian", "ansible_ed25519",
+                     "sudo -n -u postgres psql -X -A -t -c 'SELECT pg_is_in_recovery()'")
+    assert standby.stdout.strip() == "t"

@@ -1,0 +1,139 @@
+"""Streaming replication, then a failover and a rejoin with the project's playbooks.
+
+The tests run in file order: replication first, then playbooks/db-failover.yml promotes the
+replica, then playbooks/db-rejoin.yml (with the inventory edited as the runbook says) turns
+the old primary into a replica of the new one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from paas_testlib import wait_for
+
+ROOT = Path(__file__).resolve().parents[5]
+PRIMARY_IP, REPLICA_IP = "10.81.0.11", "10.81.0.12"
+APP = "PGPASSWORD=app-test-password psql -X -A -t -h 127.0.0.1 -p 6432 -U app -d app_production"
+
+testinfra_hosts = ["ansible://pg-primary"]
+
+
+@pytest.fixture(scope="module")
+def replica(host):
+    return host.get_host("ansible://pg-replica", ansible_inventory=host.backend.ansible_inventory)
+
+
+def sql(host, statement, db="app_production"):
+    return host.run(f"runuser -u postgres -- psql -X -A -t -d {db} -c \"{statement}\"")
+
+
+def playbook(host, name: str, *args: str, inventory: Path | None = None) -> subprocess.CompletedProcess:
+    """Run one of the project's playbooks against this scenario's hosts, as an operator would."""
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false")
+    ephemeral = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY")
+    if ephemeral:
+        env["ANSIBLE_CONFIG"] = str(Path(ephemeral) / "ansible.cfg")
+    argv = ["ansible-playbook", "-i", str(inventory or host.backend.ansible_inventory),
+            str(ROOT / "playbooks" / name), *args]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False, env=env)
+    if proc.returncode != 0:
+        print(proc.stdout[-6000:], proc.stderr[-2000:])
+    return proc
+
+
+def swapped_inventory(host, tmp_path: Path) -> Path:
+    """The scenario's inventory edited as the failover runbook says: pg-replica is now in
+    db_primary, pg-primary in db_replica."""
+    inventory = tmp_path / "inventory"
+    shutil.copytree(host.backend.ansible_inventory, inventory)
+    data = yaml.safe_load((inventory / "ansible_inventory.yml").read_text())
+    conn = {"ansible_connection": "community.docker.docker"}
+    data["db_primary"]["hosts"] = {"pg-replica": conn}
+    data["db_replica"]["hosts"] = {"pg-primary": conn}
+    (inventory / "ansible_inventory.yml").write_text(yaml.safe_dump(data))
+    return inventory
+
+
+def test_replica_streams_from_the_primary_through_its_slot(host):
+    assert wait_for(lambda: sql(host, "SELECT state FROM pg_stat_replication").stdout.strip() == "streaming", 60)
+    slot = sql(host, "SELECT slot_name, active FROM pg_replication_slots").stdout.strip()
+    assert slot == "pg_replica|t"
+
+
+def test_a_write_on_the_primary_is_read_on_the_replica(host, replica):
+    marker = f"written-{time.time_ns()}"
+    created = sql(host, "CREATE TABLE IF NOT EXISTS markers (value text); GRANT SELECT, INSERT ON markers TO app; "
+                        f"INSERT INTO markers VALUES ('{marker}')")
+    assert created.rc == 0, created.stderr
+    assert wait_for(lambda: marker in sql(replica, "SELECT value FROM markers").stdout, 30)
+
+
+def test_the_replica_is_a_read_only_hot_standby(replica):
+    assert sql(replica, "SELECT pg_is_in_recovery()").stdout.strip() == "t"
+    refused = sql(replica, "CREATE TABLE refused (id int)")
+    assert refused.rc != 0
+    assert "read-only transaction" in refused.stderr
+
+
+def test_replication_lag_is_visible_and_catches_up(host):
+    # Bytes of WAL the primary wrote that the replica has not replayed yet: zero once it is idle.
+    def lag() -> float:
+        out = sql(host, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) FROM pg_stat_replication").stdout
+        return float(out.strip() or "-1")
+
+    assert wait_for(lambda: lag() == 0, 30), lag()
+
+
+def test_the_replica_has_the_primarys_checksums_and_roles(replica):
+    assert sql(replica, "SHOW data_checksums", db="postgres").stdout.strip() == "on"
+    assert sql(replica, "SELECT count(*) FROM pg_roles WHERE rolname = 'app'", db="postgres").stdout.strip() == "1"
+
+
+# --- failover and rejoin (these change the topology: keep them last) ---------------------------
+
+def test_pgbouncer_serves_the_app_from_the_primary(host):
+    out = host.run(f"{APP} -c 'SELECT host(inet_server_addr()), pg_is_in_recovery()'")
+    assert out.rc == 0, out.stderr
+    assert out.stdout.strip() == "127.0.0.1|f"   # pgbouncer reaches the primary on its own host
+
+
+def test_failover_promotes_the_replica_and_fences_the_old_primary(host, replica):
+    proc = playbook(host, "db-failover.yml", "-e", "db_failover_promote=pg-replica")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert sql(replica, "SELECT pg_is_in_recovery()").stdout.strip() == "f"
+    assert sql(replica, "INSERT INTO markers VALUES ('after-failover')").rc == 0
+    # The old primary stays down, even across a reboot or a stale site.yml run.
+    assert host.run("systemctl is-enabled postgresql@15-main").stdout.strip() == "masked"
+    assert not host.service("postgresql@15-main").is_running
+
+
+def test_pgbouncer_follows_the_new_primary(host):
+    def served_by_new_primary() -> bool:
+        out = host.run(f"{APP} -c 'SELECT host(inet_server_addr()), pg_is_in_recovery()'")
+        return out.rc == 0 and out.stdout.strip() == f"{REPLICA_IP}|f"
+
+    assert wait_for(served_by_new_primary, 30)
+    written = host.run(f"{APP} -c \"INSERT INTO markers VALUES ('through-pgbouncer')\"")
+    assert written.rc == 0, written.stderr
+
+
+def test_rejoin_turns_the_old_primary_into_a_replica_of_the_new_one(host, replica, tmp_path):
+    proc = playbook(host, "db-rejoin.yml", inventory=swapped_inventory(host, tmp_path))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "pg_rewind failed" not in proc.stdout   # rewound, not copied afresh
+    assert host.run("systemctl is-enabled postgresql@15-main").stdout.strip() == "enabled"
+    assert sql(host, "SELECT pg_is_in_recovery()").stdout.strip() == "t"
+    assert wait_for(lambda: sql(replica, "SELECT application_name, state FROM pg_stat_replication")
+                    .stdout.strip() == "pg_primary|streaming", 60)
+    # Everything written since the failover, and what is written now, reaches the old primary.
+    marker = f"after-rejoin-{time.time_ns()}"
+    assert sql(replica, f"INSERT INTO markers VALUES ('{marker}')").rc == 0
+    wanted = {"after-failover", "through-pgbouncer", marker}
+    assert wait_for(lambda: wanted <= set(sql(host, "SELECT value FROM markers").stdout.split()), 30)
+    assert sql(replica, "SELECT active FROM pg_replication_slots WHERE slot_name = 'pg_primary'").stdout.strip() == "t"

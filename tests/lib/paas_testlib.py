@@ -5,6 +5,7 @@ Everything here is bounded: waits take a timeout, SSH takes a connect timeout.
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import time
@@ -80,3 +81,47 @@ def tcp_probe_command(address: str, port: int, timeout: float = 3.0) -> str:
         "except OSError: print('timeout')\n"
     )
     return f'python3 -c "{script}"'
+
+
+def pg_auth_probe_command(address: str, user: str, database: str, port: int = 5432, timeout: float = 5.0) -> str:
+    """Shell command that opens a PostgreSQL connection (TLS when offered) and prints the
+    server's first answer to the startup message: 'auth CODE MECHANISMS' (an authentication
+    request: 3 cleartext, 5 md5, 10 SASL with its mechanisms) or 'error MESSAGE' (refused).
+    It never sends a password, so it shows what a client would have to speak to get in.
+    """
+    script = f"""
+import socket, ssl, struct
+s = socket.create_connection(({address!r}, {int(port)}), timeout={timeout})
+s.sendall(struct.pack('!ii', 8, 80877103))
+if s.recv(1) == b'S':
+    ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+    s = ctx.wrap_socket(s)
+body = struct.pack('!i', 196608) + b'user\\0{user}\\0database\\0{database}\\0\\0'
+s.sendall(struct.pack('!i', len(body) + 4) + body)
+kind, size = s.recv(1), struct.unpack('!i', s.recv(4))[0]
+data = b''
+while len(data) < size - 4:
+    data += s.recv(size - 4 - len(data))
+if kind == b'R':
+    code = struct.unpack('!i', data[:4])[0]
+    print('auth', code, ','.join(m.decode() for m in data[4:].split(b'\\0') if m))
+else:
+    fields = dict((f[:1].decode(), f[1:].decode()) for f in data.split(b'\\0') if f)
+    print('error', fields.get('M', ''))
+"""
+    encoded = base64.b64encode(script.encode()).decode()
+    return f"echo {encoded} | base64 -d | python3"
+
+
+def run_playbook(inventory: str, name: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run one of the project's playbooks (playbooks/NAME) against a scenario's hosts, as an
+    operator would, with the scenario's Ansible configuration. Prints the output's tail on failure."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1")
+    if os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY"):
+        env["ANSIBLE_CONFIG"] = ephemeral_path("ansible.cfg")
+    argv = ["ansible-playbook", "-i", str(inventory), os.path.join(root, "playbooks", name), *args]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, env=env)
+    if proc.returncode != 0:
+        print(proc.stdout[-6000:], proc.stderr[-2000:])
+    return proc

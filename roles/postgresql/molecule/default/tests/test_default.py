@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
+from paas_testlib import pg_auth_probe_command
 from postgresql import pg_tune
 
 testinfra_hosts = ["ansible://postgresql-host"]
@@ -51,6 +54,35 @@ def test_app_reaches_only_its_own_database(host, address):
     result = psql(host, address, "SELECT 1", db="postgres")
     assert result.rc != 0
     assert "no pg_hba.conf entry" in result.stderr
+
+
+def test_server_demands_scram_so_an_md5_only_client_is_refused(host, address):
+    # What the server asks a client that connects as the app: SCRAM only. A client that
+    # speaks only md5 (or cleartext) cannot answer it.
+    reply = host.run(pg_auth_probe_command(address, "app", "app_production")).stdout.split()
+    assert reply[:2] == ["auth", "10"], reply   # 10: SASL; md5 would be 5, cleartext 3
+    assert set(reply[2].split(",")) <= {"SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"}, reply
+    # A password stored as md5 (say, copied from an old server) no longer logs in.
+    superuser(host, "SET password_encryption = 'md5'; CREATE ROLE legacy_md5 LOGIN PASSWORD 'legacy-password'")
+    try:
+        stored = superuser(host, "SELECT rolpassword LIKE 'md5%' FROM pg_authid WHERE rolname = 'legacy_md5'")
+        assert stored.stdout.strip() == "t"
+        superuser(host, "GRANT CONNECT ON DATABASE app_production TO legacy_md5")
+        # The role would be allowed from this address if its password were a SCRAM verifier.
+        result = psql(host, "127.0.0.1", "SELECT 1", user="legacy_md5", secret="legacy-password")
+        assert result.rc != 0
+        assert "password authentication failed" in result.stderr
+    finally:
+        superuser(host, "DROP OWNED BY legacy_md5; DROP ROLE legacy_md5")
+
+
+def test_a_login_from_an_address_outside_the_access_rules_is_refused(host, address):
+    # The test machine (the Docker network's gateway) is not in pg_hba.conf: refused by
+    # PostgreSQL itself, whatever the password.
+    probe = subprocess.run(["sh", "-c", pg_auth_probe_command(address, "app", "app_production")],
+                           capture_output=True, text=True, timeout=30, check=False)
+    assert probe.stdout.startswith("error no pg_hba.conf entry for host"), probe.stdout + probe.stderr
+    assert '"app"' in probe.stdout and "SSL encryption" in probe.stdout
 
 
 def test_postgres_superuser_cannot_log_in_over_the_network(host, address):

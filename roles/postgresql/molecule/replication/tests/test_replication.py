@@ -7,7 +7,6 @@ the old primary into a replica of the new one.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -15,9 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from paas_testlib import wait_for
+from paas_testlib import run_playbook, wait_for
 
-ROOT = Path(__file__).resolve().parents[5]
 PRIMARY_IP, REPLICA_IP = "10.81.0.11", "10.81.0.12"
 APP = "PGPASSWORD=app-test-password psql -X -A -t -h 127.0.0.1 -p 6432 -U app -d app_production"
 
@@ -34,17 +32,7 @@ def sql(host, statement, db="app_production"):
 
 
 def playbook(host, name: str, *args: str, inventory: Path | None = None) -> subprocess.CompletedProcess:
-    """Run one of the project's playbooks against this scenario's hosts, as an operator would."""
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false")
-    ephemeral = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY")
-    if ephemeral:
-        env["ANSIBLE_CONFIG"] = str(Path(ephemeral) / "ansible.cfg")
-    argv = ["ansible-playbook", "-i", str(inventory or host.backend.ansible_inventory),
-            str(ROOT / "playbooks" / name), *args]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False, env=env)
-    if proc.returncode != 0:
-        print(proc.stdout[-6000:], proc.stderr[-2000:])
-    return proc
+    return run_playbook(inventory or host.backend.ansible_inventory, name, *args)
 
 
 def swapped_inventory(host, tmp_path: Path) -> Path:

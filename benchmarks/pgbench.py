@@ -100,9 +100,10 @@ def main() -> int:
         for host in (TUNED, DEFAULT):
             must(["docker", "exec", host, "sh", "-c", f"{ENV} {PGBENCH} -i -q -s {args.scale} bench"],
                  f"pgbench -i on {host}", 1800)
-        settings = {h: on(h, "runuser -u postgres -- psql -X -A -t -c \"SELECT string_agg(name || '=' || "
-                             "current_setting(name), ' ') FROM unnest(ARRAY['shared_buffers', 'effective_cache_size',"
-                             " 'work_mem', 'max_connections', 'random_page_cost'])\"").stdout.strip()
+        settings = {h: must(["docker", "exec", h, "runuser", "-u", "postgres", "--", "psql", "-X", "-A", "-t", "-c",
+                             "SELECT string_agg(name || '=' || current_setting(name), ' ') FROM unnest(ARRAY["
+                             "'shared_buffers', 'effective_cache_size', 'work_mem', 'max_connections',"
+                             " 'random_page_cost']) AS name"], f"reading the settings of {h}").stdout.strip()
                     for h in (TUNED, DEFAULT)}
         max_connections = int(re.search(r"max_connections=(\d+)", settings[TUNED]).group(1))
 

@@ -159,3 +159,34 @@ def test_bad_input_to_pgbouncer_is_refused_naming_the_variable(variables, named)
     out = result.stdout + result.stderr
     assert result.returncode != 0
     assert named in out
+
+
+REDIS_OK = {"redis_app_password": "x", "redis_admin_password": "y", "redis_memory_mb": 2048}
+REDIS_CACHE = {"name": "cache", "kind": "cache", "port": 6379, "maxmemory_policy": "allkeys-lfu"}
+REDIS_QUEUE = {"name": "queue", "kind": "queue", "port": 6380, "maxmemory_policy": "noeviction", "appendonly": True}
+
+
+def test_valid_input_passes_the_redis_role_checks():
+    result = probe("redis", **REDIS_OK)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"redis_admin_password": ""}, "redis_admin_password is empty"),
+        ({"redis_instances": [REDIS_CACHE, {**REDIS_QUEUE, "maxmemory_policy": "allkeys-lru"}]},
+         "redis_instances[queue].maxmemory_policy is allkeys-lru"),
+        ({"redis_instances": [{**REDIS_CACHE, "appendonly": True}, REDIS_QUEUE]},
+         "redis_instances[cache] is a cache that both evicts"),
+        ({"redis_instances": [REDIS_CACHE, {**REDIS_QUEUE, "port": 6379}]}, "share port 6379"),
+        ({"redis_instances": [{**REDIS_CACHE, "maxmemory_mb": 4096}, REDIS_QUEUE]}, "maxmemory totals"),
+        ({"redis_instances": [{**REDIS_CACHE, "maxmemory_policy": "lru"}]}, "maxmemory_policy"),
+        ({"redis_instances": [{**REDIS_QUEUE, "appendfsync": "sometimes"}]}, "appendfsync"),
+    ],
+)
+def test_bad_input_to_redis_is_refused_naming_the_variable(variables, named):
+    result = probe("redis", **(REDIS_OK | variables))
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert named in out

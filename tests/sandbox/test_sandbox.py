@@ -5,6 +5,7 @@ Runs after `make sandbox` (scripts/test-all.py's sandbox suite does both).
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 from pathlib import Path
@@ -99,7 +100,8 @@ def probe(source: str, target: str, port: int) -> str:
         ("lb1", "db1", 6432, "timeout"),
         ("backup1", "db1", 5432, "open"),
         ("app1", "db1", 5432, "timeout"),
-        ("app2", "redis1", 6379, "refused"),
+        ("app2", "redis1", 6379, "open"),
+        ("app1", "redis1", 6380, "open"),
         ("db2", "redis1", 6379, "timeout"),
         ("lb1", "app1", 80, "refused"),
         ("db1", "app1", 80, "timeout"),
@@ -151,3 +153,23 @@ def test_the_replica_streams_from_the_primary():
     standby = run_as("db2", "debian", "ansible_ed25519",
                      "sudo -n -u postgres psql -X -A -t -c 'SELECT pg_is_in_recovery()'")
     assert standby.stdout.strip() == "t"
+
+
+def redis_from_app(port: int, commands: str) -> str:
+    """Send inline Redis commands from app1 to redis1 over the private network; the replies."""
+    address = HOSTVARS["redis1"]["private_ip"]
+    script = (f"import socket, time; s = socket.create_connection(({address!r}, {port}), timeout=5)\n"
+              f"s.sendall({commands.encode()!r}); time.sleep(0.5); print(s.recv(4096).decode())\n")
+    encoded = base64.b64encode(script.encode()).decode()
+    out = run_as("app1", "debian", "ansible_ed25519", f"echo {encoded} | base64 -d | python3")
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+@pytest.mark.parametrize("port", [6379, 6380])
+def test_redis_answers_the_app_user_and_refuses_anonymous_clients(port):
+    password = _sandbox_vault()["vault_redis_app_password"]
+    assert redis_from_app(port, "PING\r\n").startswith("-NOAUTH")
+    replies = redis_from_app(port, f"AUTH app {password}\r\nPING\r\nFLUSHALL\r\n").split("\r\n")
+    assert replies[:2] == ["+OK", "+PONG"]
+    assert replies[2].startswith("-NOPERM")

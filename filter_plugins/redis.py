@@ -1,0 +1,64 @@
+"""Filters for the redis role. Pure functions; tests: tests/unit/test_redis.py.
+
+    {{ redis_instances | redis_maxmemory(memory_mb) }}            -> {name: MB}
+    {{ redis_instances | redis_problems(memory_mb) }}             -> [message naming the variable, ...]
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+DEFAULT_FRACTION = 0.25
+
+
+def redis_maxmemory(instances, memory_mb) -> dict:
+    """Each instance's maxmemory in MB: its maxmemory_mb, or maxmemory_fraction of memory_mb."""
+    sizes = {}
+    for instance in instances or []:
+        if instance.get("maxmemory_mb") is not None:
+            sizes[instance["name"]] = int(instance["maxmemory_mb"])
+        else:
+            sizes[instance["name"]] = int(int(memory_mb) * float(instance.get("maxmemory_fraction", DEFAULT_FRACTION)))
+    return sizes
+
+
+def _persists(instance: dict) -> bool:
+    return bool(instance.get("appendonly")) or bool((instance.get("save") or "").strip())
+
+
+def redis_problems(instances, memory_mb) -> list:
+    """Cross-variable mistakes in redis_instances, each message naming the variable."""
+    problems = []
+    instances = instances or []
+    ports = Counter(int(i["port"]) for i in instances)
+    for port, count in sorted(ports.items()):
+        if count > 1:
+            names = ", ".join(i["name"] for i in instances if int(i["port"]) == port)
+            problems.append(f"redis_instances: {names} share port {port}")
+    names = Counter(i["name"] for i in instances)
+    problems += [f"redis_instances: two instances are named {n}" for n, c in names.items() if c > 1]
+    for instance in instances:
+        where = f"redis_instances[{instance['name']}]"
+        policy = instance.get("maxmemory_policy", "noeviction")
+        if instance.get("kind") == "queue" and policy != "noeviction":
+            problems.append(f"{where}.maxmemory_policy is {policy}: a queue must use noeviction, "
+                            "or Redis drops jobs when memory is full")
+        if (instance.get("kind") == "cache" and policy != "noeviction" and _persists(instance)
+                and not instance.get("allow_persistence", False)):
+            problems.append(f"{where} is a cache that both evicts ({policy}) and persists (appendonly/save); "
+                            "set allow_persistence: true if that is meant")
+        if int(instance["port"]) < 1 or int(instance["port"]) > 65535:
+            problems.append(f"{where}.port {instance['port']} is not a TCP port")
+    sizes = redis_maxmemory(instances, memory_mb)
+    if sum(sizes.values()) > int(memory_mb):
+        problems.append(f"redis_instances: maxmemory totals {sum(sizes.values())} MB, more than the host's "
+                        f"{int(memory_mb)} MB (redis_memory_mb or the host's memory)")
+    problems += [f"redis_instances[{n}]: maxmemory is {mb} MB; give it at least 1" for n, mb in sizes.items() if mb < 1]
+    return problems
+
+
+class FilterModule:
+    """Redis filters."""
+
+    def filters(self):
+        return {"redis_maxmemory": redis_maxmemory, "redis_problems": redis_problems}

@@ -1,0 +1,112 @@
+"""Behaviour of the redis role: logins, permissions, durability of the queue, eviction of the cache."""
+
+from __future__ import annotations
+
+import base64
+import textwrap
+
+import pytest
+from paas_testlib import wait_for
+
+testinfra_hosts = ["ansible://redis-host"]
+CACHE, QUEUE = 6379, 6380
+USERS = {"app": "app-test-password", "admin": "admin-test-password", "monitoring": "monitoring-test-password"}
+
+
+def cli(host, port: int, command: str, user: str | None = "app", password: str | None = None):
+    """redis-cli as a named user (password from REDISCLI_AUTH, never on the command line)."""
+    auth = f"REDISCLI_AUTH='{password or USERS[user]}' " if user else ""
+    login = f"--user {user} " if user else ""
+    return host.run(f"{auth}redis-cli --no-auth-warning -p {port} {login}{command}")
+
+
+def fill(host, port: int, prefix: str, count: int, size: int = 1024):
+    """Write count keys of size bytes, one SET each, through redis-cli --pipe as the app user."""
+    script = textwrap.dedent(f"""
+        import sys
+        value = "x" * {size}
+        for i in range({count}):
+            key = "{prefix}:%d" % i
+            fields = [b"SET", key.encode(), value.encode()]
+            sys.stdout.buffer.write(b"*3\\r\\n" + b"".join(b"$%d\\r\\n%s\\r\\n" % (len(f), f) for f in fields))
+    """)
+    encoded = base64.b64encode(script.encode()).decode()
+    return host.run(f"echo {encoded} | base64 -d | python3 | REDISCLI_AUTH='{USERS['app']}' "
+                    f"redis-cli --no-auth-warning -p {port} --user app --pipe")
+
+
+def info(host, port: int, field: str) -> int:
+    out = cli(host, port, "INFO", user="admin").stdout
+    return int(next(line.split(":")[1] for line in out.splitlines() if line.startswith(f"{field}:")))
+
+
+@pytest.mark.parametrize("port", [CACHE, QUEUE])
+def test_a_client_without_credentials_gets_noauth(host, port):
+    out = cli(host, port, "PING", user=None)
+    assert "NOAUTH" in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("port", [CACHE, QUEUE])
+def test_a_wrong_password_is_refused(host, port):
+    out = cli(host, port, "PING", password="not-the-password")
+    assert "WRONGPASS" in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("command", ["FLUSHALL", "CONFIG GET maxmemory", "KEYS '*'", "SAVE", "ACL LIST"])
+def test_the_app_user_cannot_run_dangerous_or_admin_commands(host, command):
+    assert cli(host, CACHE, "SET allowed yes").stdout.strip() == "OK"
+    out = cli(host, CACHE, command)
+    assert "NOPERM" in out.stdout + out.stderr, out.stdout
+    assert cli(host, CACHE, "GET allowed").stdout.strip() == "yes"   # nothing was flushed
+
+
+def test_the_admin_can_administer_and_the_monitoring_user_only_reads(host):
+    assert "maxmemory" in cli(host, CACHE, "CONFIG GET maxmemory", user="admin").stdout
+    assert "redis_version" in cli(host, CACHE, "INFO server", user="monitoring").stdout
+    refused = cli(host, CACHE, "SET x y", user="monitoring")
+    assert "NOPERM" in refused.stdout + refused.stderr
+
+
+def test_acl_file_holds_hashes_not_passwords(host):
+    acl = host.file("/etc/redis/users-cache.acl")
+    assert acl.user == "redis" and acl.mode == 0o600
+    assert "app-test-password" not in acl.content_string
+    assert "user default off" in acl.content_string
+
+
+def test_instances_listen_only_on_their_addresses(host):
+    listening = host.run("ss -Htln").stdout
+    for port in (CACHE, QUEUE):
+        sockets = [line.split()[3] for line in listening.splitlines() if line.split()[3].endswith(f":{port}")]
+        wildcard = ("0.0.0.0", "*", "[::]")  # noqa: S104 - what must not appear
+        assert sockets and all(not s.startswith(wildcard) for s in sockets), sockets
+
+
+def test_the_queue_keeps_its_jobs_across_a_restart(host):
+    assert cli(host, QUEUE, "LPUSH jobs job-1 job-2").rc == 0
+    host.run("systemctl restart redis-server@queue")
+    assert wait_for(lambda: cli(host, QUEUE, "PING").stdout.strip() == "PONG", 30)
+    assert cli(host, QUEUE, "LRANGE jobs 0 -1").stdout.split() == ["job-2", "job-1"]
+    assert cli(host, QUEUE, "CONFIG GET appendonly", user="admin").stdout.split()[-1] == "yes"
+
+
+def test_the_cache_evicts_under_maxmemory(host):
+    fill(host, CACHE, "page", 40_000)   # about 40 MB into a 16 MB cache
+    assert info(host, CACHE, "evicted_keys") > 0
+    assert info(host, CACHE, "used_memory") <= 16 * 1024 * 1024 * 1.05
+    assert cli(host, CACHE, "DBSIZE").stdout.strip() != "40000"
+
+
+def test_the_queue_refuses_writes_when_full_instead_of_dropping_jobs(host):
+    out = fill(host, QUEUE, "job", 40_000)
+    assert "OOM command not allowed" in out.stdout + out.stderr
+    assert info(host, QUEUE, "evicted_keys") == 0
+    assert cli(host, QUEUE, "LRANGE jobs 0 -1").stdout.split() == ["job-2", "job-1"]   # earlier jobs kept
+
+
+def test_kernel_settings_are_written_and_a_container_says_so(host):
+    sysctl = host.file("/etc/sysctl.d/60-redis.conf").content_string
+    assert "vm.overcommit_memory=1" in sysctl.replace(" ", "")
+    assert host.service("redis-disable-thp").is_enabled
+    limit = host.run("systemctl show -p LimitNOFILE --value redis-server@cache").stdout.strip()
+    assert limit == str(10000 + 32)

@@ -9,7 +9,8 @@ import pytest
 from paas_testlib import wait_for
 
 testinfra_hosts = ["ansible://redis-host"]
-CACHE, QUEUE = 6379, 6380
+CACHE, QUEUE, TLS = 6379, 6380, 6381
+TLS_OPTIONS = "--tls --cacert /etc/redis/tls/ca.crt"
 USERS = {"app": "app-test-password", "admin": "admin-test-password", "monitoring": "monitoring-test-password"}
 
 
@@ -110,3 +111,13 @@ def test_kernel_settings_are_written_and_a_container_says_so(host):
     assert host.service("redis-disable-thp").is_enabled
     limit = host.run("systemctl show -p LimitNOFILE --value redis-server@cache").stdout.strip()
     assert limit == str(10000 + 32)
+
+
+def test_a_tls_instance_answers_over_tls_only(host):
+    address = host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]["ansible_default_ipv4"]["address"]
+    secure = cli(host, TLS, f"{TLS_OPTIONS} -h {address} PING")
+    assert secure.stdout.strip() == "PONG", secure.stdout + secure.stderr   # certificate valid for the address
+    plain = cli(host, TLS, "PING")
+    assert plain.stdout.strip() != "PONG"
+    anonymous = cli(host, TLS, f"{TLS_OPTIONS} PING", user=None)
+    assert "NOAUTH" in anonymous.stdout + anonymous.stderr

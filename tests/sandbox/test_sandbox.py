@@ -170,6 +170,6 @@ def redis_from_app(port: int, commands: str) -> str:
 def test_redis_answers_the_app_user_and_refuses_anonymous_clients(port):
     password = _sandbox_vault()["vault_redis_app_password"]
     assert redis_from_app(port, "PING\r\n").startswith("-NOAUTH")
-    replies = redis_from_app(port, f"AUTH app {password}\r\nPING\r\nFLUSHALL\r\n").split("\r\n")
+    replies = redis_from_app(port, f"AUTH app {password}\r\nPING\r\nFLUSHALL\r\n").splitlines()
     assert replies[:2] == ["+OK", "+PONG"]
     assert replies[2].startswith("-NOPERM")

@@ -18,28 +18,13 @@ figure is the measurement; the second shows what is left once those are set asid
 from __future__ import annotations
 
 import argparse
-import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+from benchlib import ROOT, converge, must, test_hosts
+
 HOSTS = {"bare": "paas-lynis-bare", "hardened": "paas-lynis-hardened"}
-PLATFORMS = json.dumps({"molecule_yml": {"platforms": [{"name": n, "networks": [{"name": "paas-lynis"}]}
-                                                       for n in HOSTS.values()]}})
-
-
-def run(argv: list[str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False, **kw)
-
-
-def must(argv: list[str], what: str, **kw) -> subprocess.CompletedProcess:
-    proc = run(argv, **kw)
-    if proc.returncode != 0:
-        sys.exit(f"lynis benchmark: {what} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
-    return proc
 
 
 CONTAINER_PROFILE = ROOT / "benchmarks" / "lynis-container.prf"
@@ -64,16 +49,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keep", action="store_true", help="leave the two hosts running")
     args = parser.parse_args()
-    playbook = str(BIN / "ansible-playbook")
-    try:
-        must([playbook, ".config/molecule/create.yml", "-e", PLATFORMS], "creating the test hosts", timeout=600)
-        must([playbook, "-i", f"{HOSTS['hardened']},", "-c", "community.docker.docker", "benchmarks/lynis-harden.yml"],
-             "converging common + hardening", timeout=1800)
+    with test_hosts(list(HOSTS.values()), "paas-lynis", keep=args.keep):
+        converge([HOSTS["hardened"]], "benchmarks/lynis-harden.yml")
         results = {label: lynis(name) for label, name in HOSTS.items()}
         results["hardened-server-only-skipped"] = lynis(HOSTS["hardened"], CONTAINER_PROFILE)
-    finally:
-        if not args.keep:
-            run([playbook, ".config/molecule/destroy.yml", "-e", PLATFORMS], timeout=300)
     bare, hardened = results["bare"][0], results["hardened"][0]
     print(f"Lynis hardening index: bare {bare}, hardened {hardened} (target >= 85)")
     print(f"Hardened, with the container-only tests of {CONTAINER_PROFILE.name} skipped: "

@@ -19,32 +19,17 @@ Every comparison alternates its two sides, round after round, and reports the ra
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+from benchlib import converge, must, run, test_hosts
+
 TUNED, DEFAULT = "paas-bench-tuned", "paas-bench-default"
-PLATFORMS = json.dumps({"molecule_yml": {"platforms": [
-    {"name": n, "memory": "2g", "networks": [{"name": "paas-bench"}]} for n in (TUNED, DEFAULT)]}})
 PGBENCH = "/usr/lib/postgresql/15/bin/pgbench"
 ENV = "PGPASSWORD=bench-password PGUSER=app PGHOST=127.0.0.1"
 CONNECTION_ERRORS = r"too many clients|could not create connection|connection .* failed"
-
-
-def run(argv: list[str], timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False, timeout=timeout)
-
-
-def must(argv: list[str], what: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    proc = run(argv, timeout)
-    if proc.returncode != 0:
-        sys.exit(f"pgbench benchmark: {what} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
-    return proc
 
 
 def on(host: str, command: str, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -92,11 +77,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="leave the two hosts running")
     args = parser.parse_args()
-    playbook, secs = str(BIN / "ansible-playbook"), args.seconds
-    try:
-        must([playbook, ".config/molecule/create.yml", "-e", PLATFORMS], "creating the test hosts", 600)
-        must([playbook, "-i", f"{TUNED},{DEFAULT},", "-c", "community.docker.docker", "benchmarks/pgbench-hosts.yml"],
-             "converging the hosts", 1800)
+    secs = args.seconds
+    with test_hosts([TUNED, DEFAULT], "paas-bench", keep=args.keep, memory="2g"):
+        converge([TUNED, DEFAULT], "benchmarks/pgbench-hosts.yml")
         for host in (TUNED, DEFAULT):
             must(["docker", "exec", host, "sh", "-c", f"{ENV} {PGBENCH} -i -q -s {args.scale} bench"],
                  f"pgbench -i on {host}", 1800)
@@ -120,9 +103,6 @@ def main() -> int:
         on(TUNED, "rm -f /tmp/pgbench_log.*")
         steady = pgbench(TUNED, f"-b select-only@9 -b simple-update@1 -c 8 -j 2 -R 100 -T {secs} -l", port=6432)
         latency = latency_percentiles(TUNED)
-    finally:
-        if not args.keep:
-            run([playbook, ".config/molecule/destroy.yml", "-e", PLATFORMS], 300)
 
     print(f"settings: tuned: {settings[TUNED]}\n          default: {settings[DEFAULT]}")
     print(f"scale {args.scale}, {secs} s per run, {args.rounds} rounds alternating")

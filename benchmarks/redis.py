@@ -17,34 +17,14 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+from benchlib import container_ip, converge, must, test_hosts
+
 SERVER, CLIENT = "paas-bench-redis", "paas-bench-client"
-PLATFORMS = json.dumps({"molecule_yml": {"platforms": [
-    {"name": n, "memory": "1g", "networks": [{"name": "paas-bench-redis"}]} for n in (SERVER, CLIENT)]}})
-
-
-def run(argv: list[str], timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False, timeout=timeout)
-
-
-def must(argv: list[str], what: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    proc = run(argv, timeout)
-    if proc.returncode != 0:
-        sys.exit(f"redis benchmark: {what} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
-    return proc
-
-
-def address(container: str) -> str:
-    return must(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", container],
-                "reading the server address").stdout.strip()
 
 
 def bench(server: str, port: int, options: str, requests: int) -> dict[str, float]:
@@ -62,16 +42,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="leave the two hosts running")
     args = parser.parse_args()
-    playbook = str(BIN / "ansible-playbook")
-    try:
-        must([playbook, ".config/molecule/create.yml", "-e", PLATFORMS], "creating the test hosts", 600)
-        must([playbook, "-i", f"{SERVER},{CLIENT},", "-c", "community.docker.docker", "benchmarks/redis-hosts.yml"],
-             "converging the hosts", 1800)
+    with test_hosts([SERVER, CLIENT], "paas-bench-redis", keep=args.keep, memory="1g"):
+        converge([SERVER, CLIENT], "benchmarks/redis-hosts.yml")
         with tempfile.TemporaryDirectory() as scratch:
             ca = Path(scratch) / "ca.crt"
             must(["docker", "cp", f"{SERVER}:/etc/redis/tls/ca.crt", str(ca)], "copying the CA")
             must(["docker", "cp", str(ca), f"{CLIENT}:/root/ca.crt"], "installing the CA")
-        server = address(SERVER)
+        server = container_ip(SERVER)
         login = "--user app -a bench-password"
         sides = {
             "unauthenticated": (7000, ""),
@@ -82,9 +59,6 @@ def main() -> int:
         for _ in range(args.rounds):
             for label, (port, options) in sides.items():
                 results[label].append(bench(server, port, options, args.requests))
-    finally:
-        if not args.keep:
-            run([playbook, ".config/molecule/destroy.yml", "-e", PLATFORMS], 300)
 
     print(f"{args.requests} requests x {args.rounds} rounds, 50 connections, 256-byte values, over the network")
     medians = {label: {t: statistics.median(r[t] for r in runs) for t in ("SET", "GET")}

@@ -83,6 +83,13 @@ def tcp_probe_command(address: str, port: int, timeout: float = 3.0) -> str:
     return f'python3 -c "{script}"'
 
 
+def python_command(script: str) -> str:
+    """Shell command that runs a Python script on a test host with no quoting to get wrong
+    (the script travels base64-encoded)."""
+    encoded = base64.b64encode(script.encode()).decode()
+    return f"echo {encoded} | base64 -d | python3"
+
+
 def pg_auth_probe_command(address: str, user: str, database: str, port: int = 5432, timeout: float = 5.0) -> str:
     """Shell command that opens a PostgreSQL connection (TLS when offered) and prints the
     server's first answer to the startup message: 'auth CODE MECHANISMS' (an authentication
@@ -109,8 +116,7 @@ else:
     fields = dict((f[:1].decode(), f[1:].decode()) for f in data.split(b'\\0') if f)
     print('error', fields.get('M', ''))
 """
-    encoded = base64.b64encode(script.encode()).decode()
-    return f"echo {encoded} | base64 -d | python3"
+    return python_command(script)
 
 
 def run_playbook(inventory: str, name: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:

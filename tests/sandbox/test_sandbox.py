@@ -5,14 +5,13 @@ Runs after `make sandbox` (scripts/test-all.py's sandbox suite does both).
 
 from __future__ import annotations
 
-import base64
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from paas_testlib import ssh, tcp_probe_command, wait_for
+from paas_testlib import python_command, ssh, tcp_probe_command, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ROOT / ".sandbox"
@@ -160,8 +159,7 @@ def redis_from_app(port: int, commands: str) -> str:
     address = HOSTVARS["redis1"]["private_ip"]
     script = (f"import socket, time; s = socket.create_connection(({address!r}, {port}), timeout=5)\n"
               f"s.sendall({commands.encode()!r}); time.sleep(0.5); print(s.recv(4096).decode())\n")
-    encoded = base64.b64encode(script.encode()).decode()
-    out = run_as("app1", "debian", "ansible_ed25519", f"echo {encoded} | base64 -d | python3")
+    out = run_as("app1", "debian", "ansible_ed25519", python_command(script))
     assert out.returncode == 0, out.stderr
     return out.stdout
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import textwrap
 
 import pytest
-from paas_testlib import wait_for
+from paas_testlib import python_command, wait_for
 
 testinfra_hosts = ["ansible://redis-host"]
 CACHE, QUEUE, TLS = 6379, 6380, 6381
@@ -31,8 +30,7 @@ def fill(host, port: int, prefix: str, count: int, size: int = 1024):
             fields = [b"SET", key.encode(), value.encode()]
             sys.stdout.buffer.write(b"*3\\r\\n" + b"".join(b"$%d\\r\\n%s\\r\\n" % (len(f), f) for f in fields))
     """)
-    encoded = base64.b64encode(script.encode()).decode()
-    return host.run(f"echo {encoded} | base64 -d | python3 | REDISCLI_AUTH='{USERS['app']}' "
+    return host.run(f"{python_command(script)} | REDISCLI_AUTH='{USERS['app']}' "
                     f"redis-cli --no-auth-warning -p {port} --user app --pipe")
 
 

@@ -1,0 +1,53 @@
+"""Shared by the benchmark scripts (run as `.venv/bin/python benchmarks/NAME.py`): commands run
+from the repository root, a failed step stops the benchmark with its output, and throwaway test
+hosts are started and removed with the shared Molecule create/destroy playbooks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
+
+
+def run(argv: list[str], timeout: int = 900, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def must(argv: list[str], what: str, timeout: int = 900, env: dict | None = None) -> subprocess.CompletedProcess:
+    proc = run(argv, timeout, env)
+    if proc.returncode != 0:
+        sys.exit(f"{Path(sys.argv[0]).stem} benchmark: {what} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+    return proc
+
+
+@contextmanager
+def test_hosts(names: list[str], network: str, keep: bool = False, memory: str | None = None) -> Iterator[None]:
+    """Test hosts from the project image on one network, removed afterwards unless keep."""
+    platforms = [{"name": n, "networks": [{"name": network}], **({"memory": memory} if memory else {})} for n in names]
+    extra = json.dumps({"molecule_yml": {"platforms": platforms}})
+    try:
+        must([PLAYBOOK, ".config/molecule/create.yml", "-e", extra], "creating the test hosts", 600)
+        yield
+    finally:
+        if not keep:
+            run([PLAYBOOK, ".config/molecule/destroy.yml", "-e", extra], 300)
+
+
+def converge(names: list[str], playbook: str, timeout: int = 1800) -> None:
+    """Apply a playbook to the test hosts. Facts are gathered afresh: a host recreated under the same
+    name has a new address, which the project's fact cache would not know."""
+    must([PLAYBOOK, "-i", ",".join(names) + ",", "-c", "community.docker.docker", playbook],
+         f"converging {', '.join(names)} with {playbook}", timeout, env={"ANSIBLE_CACHE_PLUGIN": "memory"})
+
+
+def container_ip(name: str) -> str:
+    return must(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name],
+                f"reading the address of {name}").stdout.strip()

@@ -2,6 +2,9 @@
 
     {{ redis_instances | redis_maxmemory(memory_mb) }}            -> {name: MB}
     {{ redis_instances | redis_problems(memory_mb) }}             -> [message naming the variable, ...]
+    {{ redis_instances | redis_sentinel_masters(prefix, address) }} -> [{name, host, port}] for Sentinel
+    {{ masters | redis_sentinel_primaries(peer_answers) }}        -> masters, primaries as the peers know them
+    {{ reply_lines | redis_sentinel_changes(wanted) }}            -> SENTINEL SET arguments for what differs
 """
 
 from __future__ import annotations
@@ -57,8 +60,63 @@ def redis_problems(instances, memory_mb) -> list:
     return problems
 
 
+def redis_sentinel_masters(instances, prefix, address) -> list:
+    """What the Sentinels watch: one primary per instance, named prefix + instance name."""
+    return [{"name": f"{prefix}{i['name']}", "host": address, "port": int(i["port"])} for i in instances or []]
+
+
+def _address_and_port(lines) -> tuple[str, int] | None:
+    """The reply of SENTINEL get-master-addr-by-name as redis-cli prints it: two lines, address then port."""
+    words = [line.strip() for line in lines if line.strip()]
+    if len(words) == 2 and words[1].isdigit() and " " not in words[0]:
+        return words[0], int(words[1])
+    return None
+
+
+def redis_sentinel_primaries(masters, answers) -> list:
+    """The masters to watch, each with the primary the running Sentinels report (the first that answers).
+
+    answers: the results of a loop over (peer, master) pairs running SENTINEL get-master-addr-by-name;
+    a master no peer knows keeps its inventory address.
+    """
+    known: dict[str, tuple[str, int]] = {}
+    for answer in answers or []:
+        if answer.get("skipped") or answer.get("rc", 1) != 0:
+            continue
+        _, master = answer["item"]
+        found = _address_and_port(answer.get("stdout_lines") or answer.get("stdout", "").splitlines())
+        if found and master["name"] not in known:
+            known[master["name"]] = found
+    result = []
+    for master in masters or []:
+        host, port = known.get(master["name"], (master["host"], int(master["port"])))
+        result.append({**master, "host": host, "port": port})
+    return result
+
+
+SENTINEL_SETTINGS = ("quorum", "down-after-milliseconds", "failover-timeout", "parallel-syncs")
+
+
+def redis_sentinel_changes(reply_lines, wanted) -> list:
+    """SENTINEL SET arguments [key, value, ...] for the settings in wanted that the reply of
+    SENTINEL MASTER (a flat list of key and value lines) shows with another value."""
+    lines = [line.strip() for line in reply_lines or []]
+    current = dict(zip(lines[0::2], lines[1::2], strict=False))
+    changes: list[str] = []
+    for key in SENTINEL_SETTINGS:
+        if key in wanted and str(current.get(key)) != str(wanted[key]):
+            changes += [key, str(wanted[key])]
+    return changes
+
+
 class FilterModule:
     """Redis filters."""
 
     def filters(self):
-        return {"redis_maxmemory": redis_maxmemory, "redis_problems": redis_problems}
+        return {
+            "redis_maxmemory": redis_maxmemory,
+            "redis_problems": redis_problems,
+            "redis_sentinel_masters": redis_sentinel_masters,
+            "redis_sentinel_primaries": redis_sentinel_primaries,
+            "redis_sentinel_changes": redis_sentinel_changes,
+        }

@@ -10,9 +10,14 @@ Each suite's and scenario's output goes to reports/<name>.log; the console gets
 one line per step with its duration, the tail of the log when it fails, and a
 last line `N passed, N failed` that sums the tests of every suite.
 
+The Molecule scenarios and the sandbox run side by side, `--jobs` at a time
+(default 2, or PAAS_TEST_JOBS): each works on its own containers and network,
+and most of their time is apt downloads and systemd waits, not CPU.
+
     scripts/test-all.py                  # everything
     scripts/test-all.py lint unit        # some suites
     scripts/test-all.py molecule --scenario common/default
+    scripts/test-all.py --jobs 1                 # one scenario at a time
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ import argparse
 import os
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "reports"
 VENV_BIN = ROOT / ".venv" / "bin"
 SUITES = ["lint", "argspecs", "unit", "molecule", "sandbox"]
+# Suites whose steps use containers: these run concurrently, --jobs at a time.
+CONTAINER_SUITES = ["molecule", "sandbox"]
+PRINT_LOCK = threading.Lock()
 
 
 @dataclass
@@ -86,10 +96,11 @@ def tail(log: Path, lines: int = 40) -> str:
 
 def report(step: Step, rc: int, log: Path) -> Step:
     status = "PASS" if rc == 0 and step.failed == 0 else "FAIL"
-    print(f"  {status} {step.name:<34} {step.seconds:7.1f} s   {step.passed} passed, {step.failed} failed"
-          f"   (log: {log.relative_to(ROOT)})", flush=True)
-    if status == "FAIL":
-        print(tail(log), flush=True)
+    with PRINT_LOCK:
+        print(f"  {status} {step.name:<34} {step.seconds:7.1f} s   {step.passed} passed, {step.failed} failed"
+              f"   (log: {log.relative_to(ROOT)})", flush=True)
+        if status == "FAIL":
+            print(tail(log), flush=True)
     return step
 
 
@@ -142,20 +153,24 @@ def scenarios() -> list[tuple[str, Path, str]]:
     return found
 
 
-def suite_molecule(only: list[str]) -> list[Step]:
-    steps = []
-    for label, cwd, scenario in scenarios():
-        if only and label not in only:
-            continue
-        xml = REPORTS / f"molecule-{label.replace('/', '-')}.xml"
-        xml.unlink(missing_ok=True)
-        rc, secs, log = run(f"molecule-{label}", ["molecule", "test", "-s", scenario], cwd=cwd,
-                            extra_env={"PYTEST_ADDOPTS": f"--junitxml={xml}"}, timeout=1500)
-        passed, failed = junit_counts(xml) or (0, 0)
-        if rc != 0 and failed == 0:
-            failed = 1  # failed outside verify: create, converge, idempotence or check
-        steps.append(report(Step(f"molecule {label}", passed, failed, secs), rc, log))
-    return steps
+def molecule_scenario(label: str, cwd: Path, scenario: str) -> list[Step]:
+    xml = REPORTS / f"molecule-{label.replace('/', '-')}.xml"
+    xml.unlink(missing_ok=True)
+    rc, secs, log = run(f"molecule-{label}", ["molecule", "test", "-s", scenario], cwd=cwd,
+                        extra_env={"PYTEST_ADDOPTS": f"--junitxml={xml}"}, timeout=2400)
+    passed, failed = junit_counts(xml) or (0, 0)
+    if rc != 0 and failed == 0:
+        failed = 1  # failed outside verify: create, converge, idempotence or check
+    return [report(Step(f"molecule {label}", passed, failed, secs), rc, log)]
+
+
+def molecule_jobs(only: list[str]) -> list:
+    """One job per scenario (a callable returning its steps)."""
+    return [
+        (lambda label=label, cwd=cwd, scenario=scenario: molecule_scenario(label, cwd, scenario))
+        for label, cwd, scenario in scenarios()
+        if not only or label in only
+    ]
 
 
 def suite_sandbox() -> list[Step]:
@@ -163,10 +178,10 @@ def suite_sandbox() -> list[Step]:
     if steps[-1].failed:
         return steps
     steps.append(command_step("sandbox/converge", ["make", "--no-print-directory", "sandbox-converge"],
-                              timeout=1500))
+                              timeout=2400))
     if steps[-1].failed:
         return steps
-    rc, secs, log = run("sandbox/idempotence", ["make", "--no-print-directory", "sandbox-converge"], timeout=900)
+    rc, secs, log = run("sandbox/idempotence", ["make", "--no-print-directory", "sandbox-converge"], timeout=1500)
     text = log.read_text()
     recap = [line for line in text.splitlines() if " changed=" in line and " unreachable=" in line]
     changed = [line for line in recap if " changed=0 " not in line]
@@ -180,10 +195,22 @@ def suite_sandbox() -> list[Step]:
     return steps
 
 
+def guarded(suite: str, job) -> list[Step]:
+    """Run a job; a crash of the runner itself counts as one failed step, not a lost suite."""
+    try:
+        return job()
+    except Exception as exc:
+        with PRINT_LOCK:
+            print(f"  FAIL {suite}: the test runner crashed: {exc!r}", flush=True)
+        return [Step(f"{suite} (runner crashed)", failed=1)]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("suites", nargs="*", help=f"suites to run, among {', '.join(SUITES)} (default: all)")
     parser.add_argument("--scenario", action="append", default=[], help="only this molecule scenario (role/name)")
+    parser.add_argument("--jobs", type=int, default=int(os.environ.get("PAAS_TEST_JOBS", "2")),
+                        help="scenarios (and the sandbox) run at a time (default 2, or PAAS_TEST_JOBS)")
     args = parser.parse_args()
     unknown = sorted(set(args.suites) - set(SUITES))
     if unknown:
@@ -194,16 +221,37 @@ def main() -> int:
     started = time.monotonic()
     results: list[tuple[str, float, list[Step]]] = []
     for suite in SUITES:
-        if suite not in selected:
+        if suite not in selected or suite in CONTAINER_SUITES:
             continue
         print(f"== {suite}", flush=True)
         t0 = time.monotonic()
-        steps = suite_molecule(args.scenario) if suite == "molecule" else globals()[f"suite_{suite}"]()
+        steps = globals()[f"suite_{suite}"]()
         results.append((suite, time.monotonic() - t0, steps))
+
+    # The sandbox is the longest job: it starts first, scenarios fill the other slots.
+    jobs: list[tuple[str, object]] = []
+    if "sandbox" in selected:
+        jobs.append(("sandbox", suite_sandbox))
+    if "molecule" in selected:
+        jobs += [("molecule", job) for job in molecule_jobs(args.scenario)]
+    if jobs:
+        names = " and ".join(s for s in CONTAINER_SUITES if s in selected)
+        print(f"== {names} ({max(1, args.jobs)} at a time)", flush=True)
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            futures = [(suite, pool.submit(guarded, suite, job)) for suite, job in jobs]
+            done = [(suite, future.result()) for suite, future in futures]
+        wall = time.monotonic() - t0
+        for suite in CONTAINER_SUITES:
+            steps = [step for name, part in done if name == suite for step in part]
+            if suite in selected:
+                results.append((suite, sum(step.seconds for step in steps), steps))
+        busy = sum(step.seconds for _, part in done for step in part)
+        print(f"  (containers: {wall:.1f} s wall clock for {busy:.1f} s of steps)", flush=True)
 
     total_passed = sum(s.passed for _, _, steps in results for s in steps)
     total_failed = sum(s.failed for _, _, steps in results for s in steps)
-    print("\n== durations")
+    print("\n== durations (molecule and sandbox: sum of their steps, which overlap)")
     for suite, secs, steps in results:
         print(f"  {suite:<12} {secs:7.1f} s   {sum(s.passed for s in steps)} passed, "
               f"{sum(s.failed for s in steps)} failed")

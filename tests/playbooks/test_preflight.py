@@ -183,10 +183,45 @@ def test_valid_input_passes_the_redis_role_checks():
         ({"redis_instances": [{**REDIS_CACHE, "maxmemory_mb": 4096}, REDIS_QUEUE]}, "maxmemory totals"),
         ({"redis_instances": [{**REDIS_CACHE, "maxmemory_policy": "lru"}]}, "maxmemory_policy"),
         ({"redis_instances": [{**REDIS_QUEUE, "appendfsync": "sometimes"}]}, "appendfsync"),
+        ({"redis_replication_enabled": True}, "redis_replication_password is empty"),
+        ({"redis_sentinels": ["10.0.0.1"], "redis_replication_enabled": True, "redis_replication_password": "r"},
+         "redis_sentinel_password and redis_sentinel_auth_password must be set"),
+        ({"redis_sentinels": ["10.0.0.1"], "redis_sentinel_password": "s", "redis_sentinel_auth_password": "a"},
+         "Sentinel needs replicas"),
+        ({"redis_replication_enabled": True, "redis_replication_password": "r",
+          "redis_instances": [{**REDIS_CACHE, "tls": True}]}, "use tls, which this role does not replicate"),
     ],
 )
 def test_bad_input_to_redis_is_refused_naming_the_variable(variables, named):
     result = probe("redis", **(REDIS_OK | variables))
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert named in out
+
+
+SENTINEL_OK = {"redis_sentinel_password": "s", "redis_sentinel_auth_password": "a",
+               "redis_sentinel_masters": [{"name": "paas-queue", "host": "10.0.0.15", "port": 6380}],
+               "redis_sentinel_peers": ["10.0.0.11", "10.0.0.12"]}
+
+
+def test_valid_input_passes_the_redis_sentinel_role_checks():
+    result = probe("redis_sentinel", **SENTINEL_OK)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"redis_sentinel_password": ""}, "redis_sentinel_password is empty"),
+        ({"redis_sentinel_masters": []}, "redis_sentinel_masters is empty"),
+        ({"redis_sentinel_peers": ["10.0.0.11"]}, "a failover needs at least 3"),
+        ({"redis_sentinel_quorum": 4}, "redis_sentinel_quorum (4) must be between 1 and the number of Sentinels (3)"),
+        ({"redis_sentinel_failover_timeout_ms": 1000}, "redis_sentinel_failover_timeout_ms must be larger"),
+        ({"redis_sentinel_masters": [{"name": "paas-queue", "host": "10.0.0.15"}]}, "port"),
+    ],
+)
+def test_bad_input_to_redis_sentinel_is_refused_naming_the_variable(variables, named):
+    result = probe("redis_sentinel", **(SENTINEL_OK | variables))
     out = result.stdout + result.stderr
     assert result.returncode != 0
     assert named in out

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from redis import redis_maxmemory, redis_problems
+from redis import (
+    redis_maxmemory,
+    redis_problems,
+    redis_sentinel_changes,
+    redis_sentinel_masters,
+    redis_sentinel_primaries,
+)
 
 CACHE = {"name": "cache", "kind": "cache", "port": 6379, "maxmemory_fraction": 0.25,
          "maxmemory_policy": "allkeys-lfu", "appendonly": False, "save": ""}
@@ -39,3 +45,38 @@ def test_maxmemory_larger_than_the_host_is_refused():
     problems = redis_problems([CACHE, {**QUEUE, "maxmemory_mb": 4096}], 2048)
     assert problems == ["redis_instances: maxmemory totals 4608 MB, more than the host's 2048 MB "
                         "(redis_memory_mb or the host's memory)"]
+
+
+MASTERS = [{"name": "paas-cache", "host": "10.0.0.15", "port": 6379},
+           {"name": "paas-queue", "host": "10.0.0.15", "port": 6380}]
+
+
+def answer(peer, master, stdout, rc=0):
+    return {"item": [peer, master], "rc": rc, "stdout": stdout, "stdout_lines": stdout.splitlines()}
+
+
+def test_sentinel_primaries_follow_the_first_peer_that_knows():
+    answers = [answer("10.0.0.20", MASTERS[1], "", rc=1),                     # peer down
+               answer("10.0.0.21", MASTERS[1], "10.0.0.16\n6380"),            # after a failover
+               answer("10.0.0.22", MASTERS[1], "10.0.0.15\n6380"),            # not asked: first answer wins
+               answer("10.0.0.21", MASTERS[0], "NOAUTH Authentication required.")]
+    primaries = redis_sentinel_primaries(MASTERS, answers)
+    assert primaries == [MASTERS[0], {"name": "paas-queue", "host": "10.0.0.16", "port": 6380}]
+
+
+def test_sentinel_primaries_without_answers_keep_the_inventory():
+    skipped = [{"item": ["10.0.0.21", MASTERS[0]], "skipped": True}]
+    assert redis_sentinel_primaries(MASTERS, skipped) == MASTERS
+    assert redis_sentinel_primaries(MASTERS, []) == MASTERS
+
+
+def test_sentinel_changes_lists_only_what_differs():
+    reply = ["name", "paas-queue", "ip", "10.0.0.15", "quorum", "2", "down-after-milliseconds", "5000",
+             "failover-timeout", "60000", "parallel-syncs", "1"]
+    wanted = {"quorum": 2, "down-after-milliseconds": 3000, "failover-timeout": 60000, "parallel-syncs": 1}
+    assert redis_sentinel_changes(reply, wanted) == ["down-after-milliseconds", "3000"]
+    assert redis_sentinel_changes(reply, {**wanted, "down-after-milliseconds": 5000}) == []
+
+
+def test_sentinel_masters_one_per_instance():
+    assert redis_sentinel_masters([CACHE, QUEUE], "paas-", "10.0.0.15") == MASTERS

@@ -1,0 +1,160 @@
+"""Redis high availability: replication, three Sentinels, a failover and the old primary's return.
+
+The tests run in file order: the healthy set first, then the primary of the queue instance is
+stopped, the Sentinels promote the replica, writes go on through a Sentinel-aware lookup, the old
+primary comes back as a replica, and a second run of playbooks/redis.yml leaves it all as it is.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from paas_testlib import journal, run_playbook, wait_for
+
+A_IP, B_IP, C_IP = "10.82.0.11", "10.82.0.12", "10.82.0.13"
+QUEUE, CACHE, SENTINEL = 6380, 6379, 26379
+USERS = {"app": "app-test-password", "admin": "admin-test-password", "replication": "replication-test-password"}
+SENTINEL_PASSWORD = "sentinel-test-password"
+DOWN_AFTER_S, FAILOVER_TIMEOUT_S = 3, 20
+
+testinfra_hosts = ["ansible://redis-a"]
+
+
+def other(host, name):
+    return host.get_host(f"ansible://{name}", ansible_inventory=host.backend.ansible_inventory)
+
+
+@pytest.fixture(scope="module")
+def redis_b(host):
+    return other(host, "redis-b")
+
+
+@pytest.fixture(scope="module")
+def sentinel_c(host):
+    return other(host, "sentinel-c")
+
+
+def cli(host, command: str, port: int = QUEUE, address: str = "127.0.0.1", user: str | None = "admin"):
+    """redis-cli against an instance as a named user (password from REDISCLI_AUTH)."""
+    auth = f"REDISCLI_AUTH='{USERS[user]}' redis-cli --no-auth-warning --user {user}" if user else "redis-cli"
+    return host.run(f"{auth} -h {address} -p {port} {command}")
+
+
+def sentinel(host, command: str, password: str | None = SENTINEL_PASSWORD):
+    auth = f"REDISCLI_AUTH='{password}' redis-cli --no-auth-warning" if password else "redis-cli"
+    return host.run(f"{auth} -p {SENTINEL} {command}")
+
+
+def primary_of(host, name: str = "paas-queue") -> str:
+    """The primary a Sentinel-aware client is sent to: 'address port'."""
+    return " ".join(sentinel(host, f"SENTINEL get-master-addr-by-name {name}").stdout.split())
+
+
+def role(host, port: int = QUEUE) -> list[str]:
+    return cli(host, "ROLE", port=port).stdout.split()
+
+
+def last_start_decision(host) -> tuple[str, str]:
+    """What paas-redis-role decided before the latest start of the queue instance: (role, source)."""
+    decisions = re.findall(r"starting as (primary|replica of [\d.]+ \d+) \(from (sentinel|inventory)",
+                           journal(host, "redis-server@queue", lines=200))
+    return decisions[-1] if decisions else ("", "")
+
+
+def sentinel_view(host, name: str = "paas-queue") -> dict[str, str]:
+    lines = sentinel(host, f"SENTINEL MASTER {name}").stdout.splitlines()
+    return dict(zip(lines[0::2], lines[1::2], strict=False))
+
+
+def test_each_instance_has_a_primary_on_redis_a_and_a_replica_on_redis_b(host, redis_b):
+    for port in (QUEUE, CACHE):
+        assert role(host, port)[0] == "master"
+        assert wait_for(lambda port=port: role(redis_b, port)[:4] == ["slave", A_IP, str(port), "connected"], 30)
+
+
+def test_a_job_written_on_the_primary_is_read_on_the_replica(host, redis_b):
+    assert cli(host, "LPUSH jobs before-failover", user="app").stdout.strip().isdigit()
+    assert wait_for(lambda: "before-failover" in cli(redis_b, "LRANGE jobs 0 -1", user="app").stdout, 15)
+
+
+def test_the_replica_refuses_writes(redis_b):
+    out = cli(redis_b, "LPUSH jobs refused", user="app")
+    assert "READONLY" in out.stdout + out.stderr
+
+
+def test_the_replication_user_cannot_read_data(host):
+    out = cli(host, "LRANGE jobs 0 -1", user="replication")
+    assert "NOPERM" in out.stdout + out.stderr
+
+
+def test_sentinel_refuses_clients_without_its_password(sentinel_c):
+    out = sentinel(sentinel_c, "SENTINEL masters", password=None)
+    assert "NOAUTH" in out.stdout + out.stderr
+    wrong = sentinel(sentinel_c, "PING", password="not-the-password")
+    assert "WRONGPASS" in wrong.stdout + wrong.stderr or "invalid password" in wrong.stdout + wrong.stderr
+
+
+@pytest.mark.parametrize("name", ["redis-a", "redis-b", "sentinel-c"])
+def test_every_sentinel_sees_the_primary_its_replica_and_the_other_sentinels(host, name):
+    node = other(host, name)
+
+    def complete() -> bool:
+        view = sentinel_view(node)
+        return (view.get("ip") == A_IP and view.get("num-slaves") == "1" and view.get("num-other-sentinels") == "2"
+                and view.get("quorum") == "2" and view.get("flags") == "master")
+
+    assert wait_for(complete, 60), sentinel_view(node)
+    assert sentinel_view(node).get("down-after-milliseconds") == str(DOWN_AFTER_S * 1000)
+
+
+# --- failover (these change the topology: keep them last) ---------------------------------------
+
+def test_stopping_the_primary_promotes_the_replica_within_the_sentinel_timeout(host, redis_b, sentinel_c):
+    host.run("systemctl stop redis-server@queue")
+    started = time.monotonic()
+    promoted = wait_for(lambda: primary_of(sentinel_c) == f"{B_IP} {QUEUE}", DOWN_AFTER_S + FAILOVER_TIMEOUT_S + 10,
+                        interval=0.5)
+    elapsed = time.monotonic() - started
+    assert promoted, sentinel(sentinel_c, "SENTINEL MASTER paas-queue").stdout
+    print(f"failover: the Sentinels promoted redis-b {elapsed:.1f} s after the primary stopped")
+    assert wait_for(lambda: role(redis_b)[0] == "master", 15)
+    # Only the stopped instance failed over: the cache's primary is still redis-a.
+    assert primary_of(sentinel_c, "paas-cache") == f"{A_IP} {CACHE}"
+
+
+def test_writes_resume_against_the_new_primary_through_a_sentinel_lookup(sentinel_c):
+    address, port = primary_of(sentinel_c).split()
+    written = cli(sentinel_c, "LPUSH jobs after-failover", address=address, port=int(port), user="app")
+    assert written.stdout.strip().isdigit(), written.stdout + written.stderr
+    jobs = cli(sentinel_c, "LRANGE jobs 0 -1", address=address, port=int(port), user="app").stdout.split()
+    assert {"before-failover", "after-failover"} <= set(jobs)
+
+
+def test_the_old_primary_rejoins_as_a_replica_of_the_new_one(host, redis_b):
+    host.run("systemctl start redis-server@queue")
+    assert host.service("redis-server@queue").is_running, journal(host, "redis-server@queue")
+    # It asked the Sentinels before starting, so it never served as a second primary.
+    assert last_start_decision(host) == (f"replica of {B_IP} {QUEUE}", "sentinel")
+    assert wait_for(lambda: role(host)[:4] == ["slave", B_IP, str(QUEUE), "connected"], 30), role(host)
+    assert wait_for(lambda: "after-failover" in cli(host, "LRANGE jobs 0 -1", user="app").stdout, 15)
+    assert wait_for(lambda: sentinel_view(redis_b).get("num-slaves") == "1", 30)
+
+
+def test_a_restart_of_the_new_primary_keeps_it_the_primary(redis_b, sentinel_c):
+    redis_b.run("systemctl restart redis-server@queue")
+    assert last_start_decision(redis_b) == ("primary", "sentinel")
+    assert wait_for(lambda: role(redis_b)[0] == "master", 15)
+    assert "after-failover" in cli(redis_b, "LRANGE jobs 0 -1", user="app").stdout   # the AOF kept the jobs
+    assert primary_of(sentinel_c) == f"{B_IP} {QUEUE}"
+
+
+def test_running_the_playbook_after_a_failover_changes_nothing(host, redis_b, sentinel_c):
+    proc = run_playbook(host.backend.ansible_inventory, "redis.yml")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    recap = [line for line in proc.stdout.splitlines() if " changed=" in line and " unreachable=" in line]
+    assert recap and all(" changed=0 " in line for line in recap), "\n".join(recap)
+    assert primary_of(sentinel_c) == f"{B_IP} {QUEUE}"
+    assert role(redis_b)[0] == "master"
+    assert role(host)[:2] == ["slave", B_IP]

@@ -225,3 +225,61 @@ def test_bad_input_to_redis_sentinel_is_refused_naming_the_variable(variables, n
     out = result.stdout + result.stderr
     assert result.returncode != 0
     assert named in out
+
+
+NGINX_OK = {"nginx_sites": [{"name": "portfolio", "server_names": ["paas.example.org"]}],
+            "nginx_upstream_servers": ["10.0.0.11:80", "10.0.0.12:80"]}
+
+
+def test_valid_input_passes_the_nginx_role_checks():
+    result = probe("nginx", **NGINX_OK)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"nginx_hsts_include_subdomains": False}, "nginx_hsts_preload needs nginx_hsts_include_subdomains"),
+        ({"nginx_hsts_max_age": 86400}, "nginx_hsts_max_age (86400) is under one year"),
+        ({"nginx_sites": [{"name": "portfolio", "server_names": []}]}, "nginx_sites[portfolio].server_names is empty"),
+        ({"nginx_upstream_servers": []}, "nginx_upstream_servers is empty"),
+        ({"nginx_csp": "default-src 'self'; script-source 'self'"}, "unknown CSP directive 'script-source'"),
+        ({"nginx_rate_limit": "20 per second"}, "nginx_rate_limit is '20 per second'"),
+        ({"nginx_real_ip_from": ["173.245.48.0/33"]}, "nginx_real_ip_from: not a network"),
+        ({"nginx_tls_dhe": "sometimes"}, "nginx_tls_dhe"),
+    ],
+)
+def test_bad_input_to_nginx_is_refused_naming_the_variable(variables, named):
+    result = probe("nginx", **(NGINX_OK | variables))
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert named in out
+
+
+CERTBOT_OK = {"certbot_email": "ops@example.org",
+              "certbot_certificates": [{"name": "portfolio", "domains": ["paas.example.org"]}]}
+
+
+def test_valid_input_passes_the_certbot_role_checks():
+    result = probe("certbot", **CERTBOT_OK)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"certbot_email": ""}, "certbot_email is empty"),
+        ({"certbot_certificates": [{"name": "tenants", "domains": ["*.example.org"]}]},
+         "the wildcard *.example.org needs challenge: dns"),
+        ({"certbot_certificates": [{"name": "tenants", "domains": ["*.example.org"], "challenge": "dns"}]},
+         "certbot_rfc2136_server, certbot_rfc2136_key_name and certbot_rfc2136_key_secret are needed"),
+        ({"certbot_certificates": [{"name": "tenants", "domains": ["*.example.org"], "challenge": "dns"}],
+          "certbot_dns_provider": "cloudflare"}, "certbot_cloudflare_api_token is empty"),
+        ({"certbot_dns_provider": "route53"}, "certbot_dns_provider"),
+    ],
+)
+def test_bad_input_to_certbot_is_refused_naming_the_variable(variables, named):
+    result = probe("certbot", **(CERTBOT_OK | variables))
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert named in out

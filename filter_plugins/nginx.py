@@ -1,0 +1,70 @@
+"""Filters for the nginx role. Pure functions; tests: tests/unit/test_nginx.py.
+
+    {{ nginx_csp | csp_problems }}                         -> [message, ...] for unknown directive names
+    {{ nginx_sites | nginx_site_problems }}                -> [message naming the variable, ...]
+    {{ value | nginx_rate_problems('nginx_rate_limit') }}  -> [message] when not like 20r/s or 10r/m
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+# Directive names of CSP Level 3 and the ones browsers still honour from Level 2.
+CSP_DIRECTIVES = frozenset({
+    "default-src", "script-src", "script-src-elem", "script-src-attr", "style-src", "style-src-elem",
+    "style-src-attr", "img-src", "font-src", "connect-src", "media-src", "object-src", "frame-src", "child-src",
+    "worker-src", "manifest-src", "prefetch-src", "fenced-frame-src", "base-uri", "form-action", "frame-ancestors",
+    "sandbox", "report-uri", "report-to", "upgrade-insecure-requests", "block-all-mixed-content",
+    "require-trusted-types-for", "trusted-types", "webrtc",
+})
+SERVER_NAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+RATE = re.compile(r"^[1-9][0-9]*r/[sm]$")
+
+
+def csp_problems(csp, variable: str = "nginx_csp") -> list:
+    """Unknown or repeated directive names in a Content-Security-Policy value."""
+    if not isinstance(csp, str) or not csp.strip():
+        return [f"{variable} is empty: give a Content-Security-Policy"]
+    names = [part.split()[0].lower() for part in csp.split(";") if part.strip()]
+    problems = [f"{variable}: unknown CSP directive {name!r}" for name in names if name not in CSP_DIRECTIVES]
+    problems += [f"{variable}: directive {name!r} appears {n} times" for name, n in Counter(names).items() if n > 1]
+    if '"' in csp:
+        problems.append(f"{variable}: double quotes are not allowed (CSP sources use single quotes)")
+    return problems
+
+
+def nginx_site_problems(sites) -> list:
+    """Sites without names, with invalid or repeated names, or with a bad per-site CSP."""
+    problems = []
+    names = Counter(site.get("name") for site in sites or [])
+    problems += [f"nginx_sites: name {name!r} is used by {n} sites" for name, n in names.items() if n > 1]
+    for index, site in enumerate(sites or []):
+        where = f"nginx_sites[{site.get('name', index)}]"
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", str(site.get("name", ""))):
+            problems.append(f"{where}.name must be lower-case letters, digits, '-' or '_' (it names files)")
+        server_names = site.get("server_names") or []
+        if not server_names:
+            problems.append(f"{where}.server_names is empty: a site needs at least one server_name")
+        problems += [f"{where}.server_names: {name!r} is not a host name" for name in server_names
+                     if not SERVER_NAME.match(str(name).lower())]
+        if ("tls_certificate" in site) != ("tls_certificate_key" in site):
+            problems.append(f"{where}: give tls_certificate and tls_certificate_key together")
+        if "csp" in site:
+            problems += csp_problems(site["csp"], f"{where}.csp")
+    return problems
+
+
+def nginx_rate_problems(value, variable: str) -> list:
+    return [] if RATE.match(str(value)) else [f"{variable} is {value!r}: write a rate like 20r/s or 10r/m"]
+
+
+class FilterModule:
+    """nginx filters."""
+
+    def filters(self):
+        return {
+            "csp_problems": csp_problems,
+            "nginx_site_problems": nginx_site_problems,
+            "nginx_rate_problems": nginx_rate_problems,
+        }

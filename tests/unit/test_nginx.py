@@ -1,0 +1,59 @@
+"""Unit tests for filter_plugins/nginx.py (the nginx role's preflight rules)."""
+
+from __future__ import annotations
+
+from nginx import csp_problems, nginx_rate_problems, nginx_site_problems
+
+RAILS_CSP = ("default-src 'self'; script-src 'self'; img-src 'self' data:; object-src 'none'; "
+             "frame-ancestors 'none'; upgrade-insecure-requests")
+SITE = {"name": "portfolio", "server_names": ["paas.example.com", "www.paas.example.com"]}
+
+
+def test_a_valid_csp_has_no_problems():
+    assert csp_problems(RAILS_CSP) == []
+
+
+def test_an_unknown_csp_directive_is_named():
+    assert csp_problems("default-src 'self'; scirpt-src 'self'") == ["nginx_csp: unknown CSP directive 'scirpt-src'"]
+
+
+def test_a_repeated_directive_and_double_quotes_are_refused():
+    problems = csp_problems('default-src "self"; default-src \'none\'')
+    assert "nginx_csp: directive 'default-src' appears 2 times" in problems
+    assert any("double quotes" in p for p in problems)
+
+
+def test_an_empty_csp_is_refused():
+    assert csp_problems("  ") == ["nginx_csp is empty: give a Content-Security-Policy"]
+
+
+def test_a_valid_site_has_no_problems():
+    assert nginx_site_problems([SITE, {**SITE, "name": "tenants", "server_names": ["*.paas.example.com"]}]) == []
+
+
+def test_a_site_without_server_names_is_refused():
+    assert nginx_site_problems([{"name": "portfolio"}]) == [
+        "nginx_sites[portfolio].server_names is empty: a site needs at least one server_name"]
+
+
+def test_site_names_must_be_unique_and_file_safe():
+    problems = nginx_site_problems([SITE, SITE, {**SITE, "name": "Bad Name"}])
+    assert "nginx_sites: name 'portfolio' is used by 2 sites" in problems
+    assert any("nginx_sites[Bad Name].name must be" in p for p in problems)
+
+
+def test_bad_host_names_half_a_certificate_and_a_bad_site_csp_are_named():
+    problems = nginx_site_problems([{**SITE, "server_names": ["paas example.com"], "tls_certificate": "/x.pem",
+                                     "csp": "default-src 'self'; bogus 'x'"}])
+    assert problems == [
+        "nginx_sites[portfolio].server_names: 'paas example.com' is not a host name",
+        "nginx_sites[portfolio]: give tls_certificate and tls_certificate_key together",
+        "nginx_sites[portfolio].csp: unknown CSP directive 'bogus'",
+    ]
+
+
+def test_rates():
+    assert nginx_rate_problems("20r/s", "nginx_rate_limit") == []
+    assert nginx_rate_problems("10r/m", "nginx_rate_limit_login") == []
+    assert nginx_rate_problems("20/s", "nginx_rate_limit") == [
+        "nginx_rate_limit is '20/s': write a rate like 20r/s or 10r/m"]

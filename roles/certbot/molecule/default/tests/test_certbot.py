@@ -12,7 +12,7 @@ ACME_IP = "10.84.0.20"
 ENV = "REQUESTS_CA_BUNDLE=/etc/ssl/paas-test-acme-ca.pem"
 ROOT = "/root/pebble-root.pem"
 
-testinfra_hosts = ["ansible://lb"]
+testinfra_hosts = ["ansible://certbot-lb"]
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_the_private_keys_are_root_only(host):
 def test_a_forced_renewal_changes_the_served_certificate_without_a_failed_request(host):
     before = served(host, "paas.test")["serial"]
     # A bounded client loop against the site while the certificate is renewed and nginx reloaded.
-    loop = ("i=0; while [ ! -f /root/loop.stop ] && [ $i -lt 3000 ]; do "
+    loop = ("i=0; while [ ! -f /root/loop.stop ] && [ $i -lt 3000 ]; do sleep 0.1; "
             "curl -sk -o /dev/null -w '%{http_code}\\n' --max-time 5 --resolve paas.test:443:127.0.0.1 "
             "https://paas.test/ >> /root/loop.out; i=$((i+1)); done; echo done >> /root/loop.out")
     host.run(f"rm -f /root/loop.out /root/loop.stop; cat > /root/loop.sh <<'EOF'\n{loop}\nEOF")

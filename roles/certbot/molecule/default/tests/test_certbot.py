@@ -86,3 +86,12 @@ def test_a_forced_renewal_changes_the_served_certificate_without_a_failed_reques
     assert len(codes) > 20
     assert set(codes) == {"200"}, f"{len(codes)} requests: {sorted(set(codes))}"
     assert "Pebble Intermediate" in served(host, "paas.test")["issuer"]
+
+
+def test_a_forced_renewal_of_the_wildcard_goes_through_dns01_again(host):
+    before = served(host, "tenant-c.paas.test")["serial"]
+    renew = host.run(f"{ENV} certbot renew --force-renewal --cert-name tenants --no-random-sleep-on-renew")
+    assert renew.rc == 0, renew.stdout + renew.stderr
+    assert wait_for(lambda: served(host, "tenant-c.paas.test")["serial"] not in ("", before), 30)
+    after = served(host, "tenant-c.paas.test")
+    assert after["sans"] == {"*.paas.test"} and "Pebble Intermediate" in after["issuer"]

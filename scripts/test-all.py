@@ -31,6 +31,7 @@ import time
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,11 +167,8 @@ def molecule_scenario(label: str, cwd: Path, scenario: str) -> list[Step]:
 
 def molecule_jobs(only: list[str]) -> list:
     """One job per scenario (a callable returning its steps)."""
-    return [
-        (lambda label=label, cwd=cwd, scenario=scenario: molecule_scenario(label, cwd, scenario))
-        for label, cwd, scenario in scenarios()
-        if not only or label in only
-    ]
+    return [partial(molecule_scenario, label, cwd, scenario) for label, cwd, scenario in scenarios()
+            if not only or label in only]
 
 
 def suite_sandbox() -> list[Step]:

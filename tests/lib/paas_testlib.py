@@ -120,8 +120,9 @@ else:
 
 
 def run_playbook(inventory: str, name: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    """Run one of the project's playbooks (playbooks/NAME) against a scenario's hosts, as an
-    operator would, with the scenario's Ansible configuration. Prints the output's tail on failure."""
+    """Run one of the project's playbooks (playbooks/NAME, or an absolute path such as a scenario's
+    converge.yml) against a scenario's hosts, as an operator would, with the scenario's Ansible
+    configuration. Prints the output's tail on failure."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1")
     if os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY"):

@@ -52,6 +52,14 @@ def probe(role: str, **variables) -> subprocess.CompletedProcess:
                     "-e", json.dumps({"probe_role": role, **variables}))
 
 
+def assert_refused(role: str, variables: dict, named: str) -> None:
+    """The role's argument specs or preflight stop the run, with a message containing `named`."""
+    result = probe(role, **variables)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert named in out
+
+
 def test_valid_input_passes_the_common_role_checks():
     result = probe("common", common_admin_users=[{"name": "alice", "ssh_keys": ["ssh-ed25519 AAAA alice"]}])
     assert result.returncode == 0, result.stdout + result.stderr
@@ -72,10 +80,7 @@ def test_valid_input_passes_the_common_role_checks():
     ],
 )
 def test_bad_input_to_common_is_refused_naming_the_variable(variables, named):
-    result = probe("common", **variables)
-    out = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert named in out
+    assert_refused("common", variables, named)
 
 
 # The probe runs on this machine as root: key-only SSH would need root's authorized_keys here,
@@ -103,10 +108,7 @@ def test_valid_input_passes_the_hardening_role_checks():
     ],
 )
 def test_bad_input_to_hardening_is_refused_naming_the_variable(variables, named):
-    result = probe("hardening", **(HARDENING_OK | variables))
-    out = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert named in out
+    assert_refused("hardening", HARDENING_OK | variables, named)
 
 
 POSTGRESQL_OK = {
@@ -139,10 +141,7 @@ def test_valid_input_passes_the_postgresql_role_checks():
     ],
 )
 def test_bad_input_to_postgresql_is_refused_naming_the_variable(variables, named):
-    result = probe("postgresql", **(POSTGRESQL_OK | variables))
-    out = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert named in out
+    assert_refused("postgresql", POSTGRESQL_OK | variables, named)
 
 
 @pytest.mark.parametrize(
@@ -155,10 +154,7 @@ def test_bad_input_to_postgresql_is_refused_naming_the_variable(variables, named
     ],
 )
 def test_bad_input_to_pgbouncer_is_refused_naming_the_variable(variables, named):
-    result = probe("pgbouncer", **variables)
-    out = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert named in out
+    assert_refused("pgbouncer", variables, named)
 
 
 REDIS_OK = {"redis_app_password": "x", "redis_admin_password": "y", "redis_memory_mb": 2048}
@@ -193,10 +189,7 @@ def test_valid_input_passes_the_redis_role_checks():
     ],
 )
 def test_bad_input_to_redis_is_refused_naming_the_variable(variables, named):
-    result = probe("redis", **(REDIS_OK | variables))
-    out = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert named in out
+    assert_refused("redis", REDIS_OK | variables, named)
 
 
 SENTINEL_OK = {"redis_sentinel_password": "s", "redis_sentinel_auth_password": "a",
@@ -221,10 +214,7 @@ def test_valid_input_passes_the_redis_sentinel_role_checks():
     ],
 )
 def test_bad_input_to_redis_sentinel_is_refused_naming_the_variable(variables, named):
-    result = probe("redis_sentinel", **(SENTINEL_OK | variables))
-    out = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert named in out
+    assert_refused("redis_sentinel", SENTINEL_OK | variables, named)
 
 
 NGINX_OK = {"nginx_sites": [{"name": "portfolio", "server_names": ["paas.example.org"]}],
@@ -250,10 +240,7 @@ def test_valid_input_passes_the_nginx_role_checks():
     ],
 )
 def test_bad_input_to_nginx_is_refused_naming_the_variable(variables, named):
-    result = probe("nginx", **(NGINX_OK | variables))
-    out = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert named in out
+    assert_refused("nginx", NGINX_OK | variables, named)
 
 
 CERTBOT_OK = {"certbot_email": "ops@example.org",
@@ -279,7 +266,4 @@ def test_valid_input_passes_the_certbot_role_checks():
     ],
 )
 def test_bad_input_to_certbot_is_refused_naming_the_variable(variables, named):
-    result = probe("certbot", **(CERTBOT_OK | variables))
-    out = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert named in out
+    assert_refused("certbot", CERTBOT_OK | variables, named)

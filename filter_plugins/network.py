@@ -32,6 +32,9 @@ short_description: The entries of a list that are not TCP/UDP port numbers (1-65
 ---
 name: address_in_cidrs
 short_description: Whether an IP address lies in any of a list of networks
+---
+name: addresses_in_cidrs
+short_description: The addresses of a list that lie in any of a list of networks
 """
 
 EXAMPLES = r"""
@@ -93,6 +96,13 @@ def address_in_cidrs(address: str, cidrs: Iterable) -> bool:
     return any(ip in _network(c) for c in cidrs if _network(c).version == ip.version)
 
 
+def addresses_in_cidrs(addresses: Iterable, cidrs: Iterable) -> list:
+    """The addresses (in their order) that lie in one of the networks."""
+    if isinstance(addresses, str) or not isinstance(addresses, Iterable):
+        raise AnsibleFilterError(f"addresses_in_cidrs: expected a list of addresses, got {addresses!r}")
+    return [a for a in addresses if address_in_cidrs(a, cidrs)]
+
+
 def tier_firewall_rules(tier_rules: Mapping, group_names: Iterable[str], groups: Mapping, hostvars: Mapping,
                         address_var: str = "private_ip") -> list[dict]:
     """The allow-list of a host in group_names, sources resolved to host addresses."""
@@ -133,5 +143,6 @@ class FilterModule:
             "invalid_cidrs": invalid_cidrs,
             "invalid_ports": invalid_ports,
             "address_in_cidrs": address_in_cidrs,
+            "addresses_in_cidrs": addresses_in_cidrs,
             "tier_firewall_rules": tier_firewall_rules,
         }

@@ -203,3 +203,13 @@ def test_the_load_balancer_redirects_to_https_and_sends_hsts():
     assert status in (200, 502)
     assert headers["strict-transport-security"] == "max-age=63072000; includeSubDomains; preload"
     assert headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize("host", group("web"))
+def test_kamal_logs_in_as_the_deploy_user_and_runs_docker_but_not_sudo(host):
+    # What `kamal setup` needs of an app host: key login as the deploy user, Docker without sudo.
+    result = run_as(host, "deploy", "deploy_ed25519", "docker version --format '{{.Server.Version}}' && sudo -n true")
+    assert result.stdout.strip().split(".")[0].isdigit(), result.stdout + result.stderr
+    assert result.returncode != 0   # sudo refused
+    other = group("redis")[0]
+    assert run_as(other, "deploy", "deploy_ed25519").returncode != 0   # no deploy user beyond the app hosts

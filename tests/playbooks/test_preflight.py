@@ -267,3 +267,28 @@ def test_valid_input_passes_the_certbot_role_checks():
 )
 def test_bad_input_to_certbot_is_refused_naming_the_variable(variables, named):
     assert_refused("certbot", CERTBOT_OK | variables, named)
+
+
+KAMAL_HOST_OK = {"kamal_host_deploy_authorized_keys": ["ssh-ed25519 AAAA ci@example.org"], "private_ip": "10.0.0.11"}
+
+
+def test_valid_input_passes_the_kamal_host_role_checks():
+    result = probe("kamal_host", **KAMAL_HOST_OK)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"kamal_host_deploy_authorized_keys": []}, "kamal_host_deploy_authorized_keys is empty"),
+        ({"kamal_host_deploy_user": "root"}, "kamal_host_deploy_user must not be root"),
+        ({"private_ip": "172.30.1.5"}, "the host address 172.30.1.5 lies in kamal_host_docker_address_pools"),
+        ({"kamal_host_docker_address_pools": [{"base": "172.300.0.0/16", "size": 24}]},
+         "kamal_host_docker_address_pools: not networks: 172.300.0.0/16"),
+        ({"kamal_host_docker_address_pools": [{"base": "172.30.0.0/16"}]}, "size"),
+        ({"kamal_host_docker_source": "snap"}, "kamal_host_docker_source"),
+        ({"kamal_host_docker_bridge_ip": "docker0"}, "kamal_host_docker_bridge_ip is not an address/prefix"),
+    ],
+)
+def test_bad_input_to_kamal_host_is_refused_naming_the_variable(variables, named):
+    assert_refused("kamal_host", KAMAL_HOST_OK | variables, named)

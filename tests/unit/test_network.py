@@ -2,7 +2,7 @@
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from network import address_in_cidrs, invalid_cidrs, invalid_ports, tier_firewall_rules
+from network import address_in_cidrs, addresses_in_cidrs, invalid_cidrs, invalid_ports, tier_firewall_rules
 
 
 @pytest.mark.parametrize(
@@ -99,3 +99,14 @@ def test_tier_firewall_rules_rejects_bad_input(tiers, message):
     hostvars = dict(HOSTVARS, ghost={})
     with pytest.raises(AnsibleFilterError, match=message):
         tier_firewall_rules(tiers, ["lb"], groups, hostvars)
+
+
+def test_addresses_in_cidrs_keeps_those_inside_in_order():
+    pools = ["172.30.0.0/16", "172.29.0.1/24"]
+    assert addresses_in_cidrs(["10.0.0.5", "172.30.4.1", "172.29.0.9"], pools) == ["172.30.4.1", "172.29.0.9"]
+    assert addresses_in_cidrs([], pools) == []
+
+
+def test_addresses_in_cidrs_rejects_a_string():
+    with pytest.raises(AnsibleFilterError, match="addresses_in_cidrs"):
+        addresses_in_cidrs("10.0.0.5", ["10.0.0.0/8"])

@@ -8,7 +8,7 @@ import base64
 import json
 
 import pytest
-from paas_testlib import run_playbook, tcp_probe_command, wait_for
+from paas_testlib import python_command, run_playbook, tcp_probe_command, wait_for
 
 APP, LB, OUTSIDER = "kamal-app", "kamal-lb", "kamal-outsider"
 APP_IP = "10.85.0.11"
@@ -104,7 +104,8 @@ def test_the_deploy_user_has_no_password_and_a_key(host):
 
 
 def test_the_load_balancer_reaches_the_published_port(host, lb, web):
-    result = lb.run(f"python3 -c \"import urllib.request; print(urllib.request.urlopen('http://{APP_IP}/', timeout=5).read().decode())\"")
+    result = lb.run(python_command(
+        f"import urllib.request; print(urllib.request.urlopen('http://{APP_IP}/', timeout=5).read().decode())"))
     assert result.stdout.strip() == "local/web:1", result.stderr
 
 
@@ -123,7 +124,8 @@ def test_containers_keep_serving_while_docker_restarts(host, web):
 
 def test_pruning_removes_unused_images_and_keeps_those_of_retained_containers(host, images, web):
     # A stopped container stands for an earlier version Kamal retains for a rollback.
-    as_deploy(host, "docker rm -f retained >/dev/null 2>&1; docker create --name retained local/retained:1 /bin/busybox true")
+    as_deploy(host, "docker rm -f retained >/dev/null 2>&1; "
+                    "docker create --name retained local/retained:1 /bin/busybox true")
     try:
         result = host.run("systemctl start paas-docker-prune.service")
         assert result.rc == 0, host.run("journalctl -u paas-docker-prune -n 30 --no-pager").stdout

@@ -18,7 +18,7 @@ endif
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(BIN)/ansible-playbook: requirements.txt
+$(BIN)/ansible-playbook: requirements.txt requirements-deploy.txt
 	@scripts/venv.sh $(VENV)
 
 venv: $(BIN)/ansible-playbook ## Create .venv from the pinned requirements.txt

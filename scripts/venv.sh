@@ -12,4 +12,6 @@ fi
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 echo "venv: installing requirements.txt into $VENV"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements.txt
+echo "venv: installing requirements-deploy.txt (hash-pinned) into $VENV"
+"$VENV/bin/pip" install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements-deploy.txt
 touch "$VENV/bin/ansible-playbook"

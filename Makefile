@@ -13,7 +13,7 @@ export ANSIBLE_CALLBACKS_ENABLED := ansible.posix.profile_tasks,ansible.posix.ti
 endif
 
 .PHONY: help venv engine image prerequisites sandbox sandbox-up sandbox-converge sandbox-reset \
-        sandbox-destroy test lint unit molecule drift
+        sandbox-deploy sandbox-destroy test lint unit molecule drift
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -31,13 +31,16 @@ image: engine ## Build the Debian 12 systemd test-host image unless it exists
 
 prerequisites: venv engine image
 
-sandbox: prerequisites sandbox-up sandbox-converge ## Bring up the sandbox and run site.yml on it
+sandbox: prerequisites sandbox-up sandbox-converge sandbox-deploy ## Bring up the sandbox, run site.yml on it and deploy the demo app
 
 sandbox-up: prerequisites ## Start the sandbox containers (idempotent)
 	ansible-playbook $(SANDBOX) sandbox/up.yml
 
 sandbox-converge: venv ## Run playbooks/site.yml on the sandbox
 	ansible-playbook $(SANDBOX) playbooks/site.yml
+
+sandbox-deploy: venv ## Deploy the demo app (examples/portfolio_app) to the sandbox with Kamal
+	ansible-playbook $(SANDBOX) playbooks/deploy.yml
 
 sandbox-reset: prerequisites ## Destroy the sandbox and bring it up fresh
 	ansible-playbook $(SANDBOX) sandbox/down.yml

@@ -80,6 +80,7 @@ KAMAL_KEY_VARIABLES = (
     ("volumes", "kamal_volumes"),
     ("ssh", "kamal_ssh_user, kamal_ssh_keys"),
     ("builder", "kamal_builder_arch"),
+    ("boot", "kamal_boot_limit, kamal_boot_wait"),
     ("service", "kamal_service"),
     ("image", "kamal_image"),
     ("retain_containers", "kamal_retain_containers"),
@@ -135,6 +136,10 @@ def kamal_deploy_config(settings: Mapping) -> dict:
         "drain_timeout": int(settings.get("drain_timeout", 30)),
         "readiness_delay": int(settings.get("readiness_delay", 7)),
     }
+    if settings.get("boot_limit"):
+        # Hosts booted at a time: 1 boots the web hosts one after the other,
+        # so the first one's migrations are done before the next starts.
+        base["boot"] = {"limit": settings["boot_limit"], "wait": int(settings.get("boot_wait", 0) or 0)}
     if settings.get("proxy_ssl"):
         base["proxy"]["ssl"] = True
     if settings.get("volumes"):

@@ -189,6 +189,8 @@ def suite_sandbox() -> list[Step]:
         with log.open("a") as out:
             out.write("\nNot idempotent, hosts with changes on the second run:\n" + "\n".join(changed) + "\n")
     steps.append(report(step, rc, log))
+    # The demo app, deployed by Kamal (playbooks/deploy.yml), as `make sandbox` does.
+    steps.append(command_step("sandbox/deploy", ["make", "--no-print-directory", "sandbox-deploy"], timeout=1200))
     steps.append(pytest_step("sandbox/verify", ["pytest", "-q", "-p", "no:cacheprovider", "tests/sandbox"]))
     return steps
 

@@ -174,3 +174,9 @@ def test_the_secrets_file_names_each_secret_once_and_holds_no_value():
 )
 def test_kamals_error_is_shown_with_the_inventory_variables_behind_it(output, expected):
     assert kamal_error_hint(output) == expected
+
+
+def test_boot_limit_boots_hosts_one_at_a_time():
+    base = kamal_deploy_config(SETTINGS | {"boot_limit": 1, "boot_wait": "2"})["base"]
+    assert base["boot"] == {"limit": 1, "wait": 2}
+    assert "boot" not in kamal_deploy_config(SETTINGS)["base"]

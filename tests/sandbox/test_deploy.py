@@ -1,0 +1,164 @@
+"""STORY-004 on the sandbox: the demo app deployed by Kamal (`make sandbox-deploy` ran
+playbooks/deploy.yml), served through the load balancer; a deploy and a rollback
+under steady k6 traffic lose no request; a broken release fails its deploy, the
+running version keeps serving and the deploy lock is released; a version missing
+from the registry is refused before anything changes.
+
+Runs after the sandbox suite's deploy step (scripts/test-all.py). Talks only to
+the sandbox's own containers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.parse
+import uuid
+from pathlib import Path
+
+import pytest
+from paas_testlib import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+REPORT = ROOT / "reports" / "deploys.jsonl"
+
+
+def _hostvars(host: str) -> dict:
+    out = subprocess.run(["ansible-inventory", "-i", "inventories/sandbox", "--host", host], cwd=ROOT, check=True,
+                         capture_output=True, text=True, timeout=60).stdout
+    return json.loads(out)
+
+
+LB = _hostvars("lb1")
+LB_IP = LB["ansible_host"]
+NAME = LB["nginx_sites"][0]["server_names"][0]
+
+
+def curl(path: str, *args: str) -> tuple[int, dict, str]:
+    """One request to the site through the LB (its name pinned to the LB's address, as a browser would
+    reach it through DNS); returns status, headers (lower-case) and body."""
+    result = subprocess.run(
+        ["curl", "-sS", "--max-time", "20", "--insecure", "--resolve", f"{NAME}:443:{LB_IP}", "-D", "-",
+         *args, f"https://{NAME}{path}"], capture_output=True, text=True, timeout=30, check=False)
+    head, _, body = result.stdout.partition("\r\n\r\n")
+    lines = head.split("\r\n")
+    status = int(lines[0].split()[1]) if lines and lines[0].startswith("HTTP/") else 0
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return status, headers, body
+
+
+def served_version() -> str:
+    status, headers, _ = curl("/up")
+    return headers.get("x-app-version", "") if status == 200 else ""
+
+
+def playbook(name: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1")
+    proc = subprocess.run(["ansible-playbook", "-i", "inventories/sandbox", f"playbooks/{name}", *args], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        print(proc.stdout[-5000:], proc.stderr[-2000:])
+    return proc
+
+
+def last_report() -> dict:
+    return json.loads(REPORT.read_text().strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def v1() -> str:
+    version = served_version()
+    assert version, "the sandbox deploy step left no app serving"
+    return version
+
+
+def test_the_demo_app_is_served_through_the_load_balancer(v1):
+    status, headers, body = curl("/portfolios")
+    assert status == 200 and "<h1>Portfolios</h1>" in body
+    assert headers["x-app-version"] == v1
+    assert headers["strict-transport-security"].startswith("max-age=63072000")   # nginx in front
+    status, _, body = curl("/stats")
+    stats = json.loads(body)
+    assert status == 200 and stats["cache"] == "ok" and stats["version"] == v1
+
+
+def test_a_form_post_creates_a_portfolio_and_the_job_role_works_the_queue(tmp_path, v1):
+    jar = str(tmp_path / "cookies")
+    _, _, form = curl("/portfolios/new", "-c", jar)
+    token = re.search(r'name="authenticity_token" value="([^"]+)"', form).group(1)
+    name = f"Portfolio {uuid.uuid4().hex[:8]}"
+    data = urllib.parse.urlencode({"authenticity_token": token, "portfolio[name]": name, "portfolio[owner]": "ada"})
+    # A 422 here would mean X-Forwarded-Proto did not reach Rails (CSRF origin check behind TLS).
+    status, headers, _ = curl("/portfolios", "-b", jar, "-c", jar, "--data", data)
+    assert status == 302, status
+    page = urllib.parse.urlparse(headers["location"]).path
+    _, _, show = curl(page, "-b", jar, "-c", jar)
+    token = re.search(r'name="authenticity_token" value="([^"]+)"', show.split("Add a project")[1]).group(1)
+    image = tmp_path / "cover.txt"
+    image.write_text("a cover image stand-in\n")
+    status, _, _ = curl(f"{page}/projects", "-b", jar, "-c", jar, "-F", f"authenticity_token={token}",
+                        "-F", "project[title]=Bridge", "-F", f"project[image]=@{image}")
+    assert status == 302
+    # Active Storage kept the file on the app host's volume; the Sidekiq job (job role) tallied the project.
+    assert wait_for(lambda: 'id="projects-count">1<' in curl(page, "-b", jar)[2], 60, 2)
+    assert "(image: cover.txt)" in curl(page, "-b", jar)[2]
+
+
+def test_deploy_and_rollback_under_traffic_lose_no_request(tmp_path, v1):
+    v2 = f"v2-{uuid.uuid4().hex[:6]}"
+    summary = tmp_path / "k6-summary.json"
+    k6 = subprocess.Popen(
+        [str(ROOT / ".venv/bin/k6"), "run", "--quiet", "--summary-export", str(summary),
+         "-e", f"SITE={NAME}", "-e", f"LB_ADDRESS={LB_IP}", "-e", "MAX_SECONDS=420", "-e", "VUS=2",
+         "--address", "127.0.0.1:0", str(ROOT / "tests/sandbox/k6/steady-traffic.js")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(5)
+        deploy = playbook("deploy.yml", "-e", f"version={v2}")
+        assert deploy.returncode == 0
+        assert served_version() == v2
+        deployed = last_report()
+        assert deployed["result"] == "deployed" and deployed["previous_version"] == v1
+        rollback = playbook("rollback.yml", "-e", f"version={v1}")
+        assert rollback.returncode == 0
+        assert served_version() == v1
+        rolled = last_report()
+        assert rolled["result"] == "rolled back"
+        time.sleep(5)
+    finally:
+        k6.send_signal(signal.SIGINT)
+        output = k6.communicate(timeout=60)[0]
+    metrics = json.loads(summary.read_text())["metrics"]
+    requests = metrics["http_reqs"]["count"]
+    failed = metrics["http_req_failed"]["passes"]   # passes of the "failed" rate = failed requests
+    print(f"k6: {requests} requests, {failed} failed; deploy {deployed['deploy_seconds']} s, "
+          f"rollback {rolled['rollback_seconds']} s")
+    assert requests > 200, output
+    assert failed == 0, output
+    assert float(deployed["deploy_seconds"]) < 600      # the brief: deploy under 10 minutes
+    assert float(rolled["rollback_seconds"]) < 120     # the brief: rollback under 2 minutes
+
+
+def test_a_broken_release_fails_its_deploy_and_the_running_version_keeps_serving(v1):
+    broken = f"broken-{uuid.uuid4().hex[:6]}"
+    result = playbook("deploy.yml", "-e", f"version={broken}", "-e", '{"build_args": {"BROKEN": "1"}}')
+    assert result.returncode != 0
+    assert f"Deploy of {broken} failed" in result.stdout
+    assert served_version() == v1
+    report = last_report()
+    assert report["version"] == broken and report["result"].startswith("failed")
+    lock = subprocess.run([str(ROOT / ".venv/bin/kamal"), "lock", "status", "-d", "sandbox"],
+                          cwd=ROOT / ".sandbox" / "app", capture_output=True, text=True, timeout=120, check=False)
+    assert "There is no deploy lock" in lock.stdout, lock.stdout + lock.stderr
+
+
+def test_a_version_missing_from_the_registry_is_refused_before_any_change(v1):
+    result = playbook("deploy.yml", "-e", "version=no-such-version", "-e", "build=false")
+    assert result.returncode != 0
+    assert "version no-such-version of" in result.stdout and "is not in the registry" in result.stdout
+    assert "TASK [Kamal deploy" not in result.stdout
+    assert served_version() == v1

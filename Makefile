@@ -1,5 +1,5 @@
 # Two commands for a new user (see README.md):
-#   make sandbox   bring up the sandbox (the production topology as local containers) and run site.yml on it
+#   make sandbox   bring up the sandbox (the production topology as local containers), run site.yml on it, deploy the demo app
 #   make test      run every test: lint, argument specs, unit, every Molecule scenario, the sandbox
 SHELL := /bin/bash
 .DEFAULT_GOAL := help

@@ -43,8 +43,8 @@ def curl(path: str, *args: str) -> tuple[int, dict, str]:
     reach it through DNS); returns status, headers (lower-case) and body."""
     result = subprocess.run(
         ["curl", "-sS", "--max-time", "20", "--insecure", "--resolve", f"{NAME}:443:{LB_IP}", "-D", "-",
-         *args, f"https://{NAME}{path}"], capture_output=True, text=True, timeout=30, check=False)
-    head, _, body = result.stdout.partition("\r\n\r\n")
+         *args, f"https://{NAME}{path}"], capture_output=True, timeout=30, check=False)
+    head, _, body = result.stdout.decode(errors="replace").partition("\r\n\r\n")
     lines = head.split("\r\n")
     status = int(lines[0].split()[1]) if lines and lines[0].startswith("HTTP/") else 0
     headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}

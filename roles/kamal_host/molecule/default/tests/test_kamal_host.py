@@ -152,3 +152,12 @@ def test_the_role_refuses_a_host_short_of_disk_space_before_changing_anything(ho
     assert proc.returncode != 0
     assert "below kamal_host_min_free_gib (1000000)" in proc.stdout + proc.stderr
     assert host.file("/etc/docker/daemon.json").content_string == before
+
+
+def test_the_apps_data_directory_is_writable_by_the_apps_user_in_a_container(host, images):
+    directory = host.file("/var/lib/paas/storage")
+    assert directory.is_directory and directory.uid == 1000 and directory.mode == 0o750
+    result = as_deploy(host, "docker run --rm --user 1000:1000 -v /var/lib/paas/storage:/storage local/web:1 "
+                             "/bin/busybox touch /storage/written && echo ok")
+    assert result.stdout.strip() == "ok", result.stderr
+    host.run("rm -f /var/lib/paas/storage/written")

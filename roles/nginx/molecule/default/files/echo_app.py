@@ -37,7 +37,10 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path.startswith("/assets/"):
             self._send(200, SCRIPT, "application/javascript", {"Cache-Control": "max-age=60"})
         else:
-            self._send(200, PAGE, "text/html; charset=utf-8")
+            # Headers a Rails app sends on its own (force_ssl's HSTS, its frame policy).
+            self._send(200, PAGE, "text/html; charset=utf-8",
+                       {"Strict-Transport-Security": "max-age=0", "X-Frame-Options": "SAMEORIGIN",
+                        "X-Content-Type-Options": "nosniff", "X-Request-Id": "from-the-app"})
 
     do_HEAD = do_GET
 

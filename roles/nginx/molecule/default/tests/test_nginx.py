@@ -135,6 +135,15 @@ def test_text_is_compressed(host, accept, encoding):
 
 # --- proxying ------------------------------------------------------------------------------------
 
+def test_the_load_balancer_alone_sets_the_security_headers(host):
+    # The app sends its own HSTS (max-age=0), frame policy and request id; clients see nginx's, once.
+    head = host.run(f"curl -sk {RESOLVE} -D - -o /dev/null --max-time 10 'https://{SITE}/'").stdout.lower()
+    for name in ("strict-transport-security:", "x-frame-options:", "x-content-type-options:",
+                 "content-security-policy:", "x-request-id:"):
+        assert head.count(name) == 1, (name, head)
+    assert "max-age=0" not in head and "sameorigin" not in head and "from-the-app" not in head
+
+
 def test_the_app_gets_the_forwarded_headers_and_a_request_id(host):
     r = curl(host, "", f"https://{SITE}/headers")
     seen = json.loads(r["body"])

@@ -52,7 +52,8 @@ def test_the_sandbox_configuration_is_written_and_kamal_accepts_it(generated):
     assert dest["servers"]["web"]["hosts"] == [hostvar("app1", "private_ip"), hostvar("app2", "private_ip")]
     assert dest["servers"]["job"]["hosts"] == [hostvar("app2", "private_ip")]
     assert dest["ssh"]["user"] == "deploy"
-    assert set(dest["env"]["secret"]) == {"DATABASE_URL", "REDIS_URL", "REDIS_CACHE_URL", "RAILS_MASTER_KEY"}
+    assert set(dest["env"]["secret"]) == {"DATABASE_URL", "REDIS_URL", "REDIS_CACHE_URL", "RAILS_MASTER_KEY",
+                                          "SECRET_KEY_BASE"}
     # Kamal itself reads the files the same way a deploy will.
     shown = subprocess.run([str(ROOT / ".venv/bin/kamal"), "config", "-d", "sandbox", "--version=t1"],
                            cwd=generated, capture_output=True, text=True, timeout=60, check=False)
@@ -85,7 +86,7 @@ def test_a_second_run_and_check_mode_change_nothing(generated):
     [
         ({"kamal_web_hosts": ["10.80.0.11", "10.80.0.13"]}, "kamal_web_hosts: 10.80.0.13 not in the app group"),
         ({"kamal_proxy_ssl": True}, "kamal_proxy_ssl is true with 2 web hosts"),
-        ({"kamal_secrets": {"RAILS_MASTER_KEY": "x", "SENTRY_DSN": ""}},
+        ({"kamal_secrets": {"RAILS_MASTER_KEY": "x", "SECRET_KEY_BASE": "y", "SENTRY_DSN": ""}},
          "SENTRY_DSN is referenced in the app's environment but has no value in the vault"),
         ({"kamal_registry_server": "registry.example.org", "kamal_registry_username": ""},
          "kamal_registry_username is empty"),

@@ -58,7 +58,7 @@ def test_the_sandbox_configuration_is_written_and_kamal_accepts_it(generated):
     shown = subprocess.run([str(ROOT / ".venv/bin/kamal"), "config", "-d", "sandbox", "--version=t1"],
                            cwd=generated, capture_output=True, text=True, timeout=60, check=False)
     assert shown.returncode == 0, shown.stdout + shown.stderr
-    assert "10.80.0.1:5000/paas/portfolio:t1" in shown.stdout
+    assert "10.80.0.5:5000/paas/portfolio:t1" in shown.stdout
 
 
 def test_no_secret_value_is_written_to_a_file(generated):

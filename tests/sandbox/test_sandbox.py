@@ -105,8 +105,10 @@ def probe(source: str, target: str, port: int) -> str:
         ("app2", "redis1", 6379, "open"),
         ("app1", "redis1", 6380, "open"),
         ("db2", "redis1", 6379, "timeout"),
-        ("lb1", "app1", 80, "refused"),
+        # kamal-proxy (published by Docker) answers the load balancer, and nobody else.
+        ("lb1", "app1", 80, "open"),
         ("db1", "app1", 80, "timeout"),
+        ("lb1", "app2", 443, "timeout"),
         ("mon1", "db2", 9100, "refused"),
         ("app1", "db2", 9100, "timeout"),
     ],
@@ -212,4 +214,4 @@ def test_kamal_logs_in_as_the_deploy_user_and_runs_docker_but_not_sudo(host):
     assert result.stdout.strip().split(".")[0].isdigit(), result.stdout + result.stderr
     assert result.returncode != 0   # sudo refused
     other = group("redis")[0]
-    assert run_as(other, "deploy", "deploy_ed25519").returncode != 0   # no deploy user beyond the app hosts
+    assert run_as(other, "deploy", "deploy_ed25519", "true").returncode != 0   # no deploy user beyond the app hosts

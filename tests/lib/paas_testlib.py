@@ -6,6 +6,7 @@ Everything here is bounded: waits take a timeout, SSH takes a connect timeout.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import time
@@ -119,16 +120,27 @@ else:
     return python_command(script)
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
 def run_playbook(inventory: str, name: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     """Run one of the project's playbooks (playbooks/NAME, or an absolute path such as a scenario's
-    converge.yml) against a scenario's hosts, as an operator would, with the scenario's Ansible
-    configuration. Prints the output's tail on failure."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    converge.yml) against an inventory (a scenario's, or one of the project's such as
+    inventories/sandbox), as an operator would from the project root: with the scenario's Ansible
+    configuration under Molecule, else the project's ansible.cfg. Prints the output's tail on failure."""
+    root = ROOT
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1")
     if os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY"):
         env["ANSIBLE_CONFIG"] = ephemeral_path("ansible.cfg")
     argv = ["ansible-playbook", "-i", str(inventory), os.path.join(root, "playbooks", name), *args]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, env=env)
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, env=env, cwd=root)
     if proc.returncode != 0:
         print(proc.stdout[-6000:], proc.stderr[-2000:])
     return proc
+
+
+def inventory_host(inventory: str, host: str) -> dict:
+    """The variables of one host of a project inventory (e.g. inventories/sandbox), as Ansible sees them."""
+    out = subprocess.run(["ansible-inventory", "-i", inventory, "--host", host], cwd=ROOT, check=True,
+                         capture_output=True, text=True, timeout=60).stdout
+    return json.loads(out)

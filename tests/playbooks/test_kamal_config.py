@@ -5,22 +5,19 @@ with the variable named."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from paas_testlib import inventory_host, run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
-SANDBOX = ["-i", "inventories/sandbox"]
 
 
-def kamal_config(app_dir: Path, *args: str, inventory: list[str] = SANDBOX) -> subprocess.CompletedProcess:
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1")
-    return subprocess.run(["ansible-playbook", *inventory, "playbooks/kamal-config.yml",
-                           "-e", json.dumps({"kamal_app_dir": str(app_dir)}), *args],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False)
+def kamal_config(app_dir: Path | str, *args: str) -> subprocess.CompletedProcess:
+    return run_playbook("inventories/sandbox", "kamal-config.yml", "-e", json.dumps({"kamal_app_dir": str(app_dir)}),
+                        *args, timeout=180)
 
 
 def sandbox_vault() -> dict:
@@ -30,9 +27,7 @@ def sandbox_vault() -> dict:
 
 
 def hostvar(host: str, name: str):
-    out = subprocess.run(["ansible-inventory", *SANDBOX, "--host", host], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60, check=True).stdout
-    return json.loads(out)[name]
+    return inventory_host("inventories/sandbox", host)[name]
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +98,6 @@ def test_a_bad_inventory_is_refused_naming_the_variable(tmp_path, variables, nam
 
 @pytest.mark.parametrize("app_dir", ["", "relative/app", "/"])
 def test_the_app_directory_must_be_an_absolute_path(app_dir):
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1")
-    result = subprocess.run(["ansible-playbook", *SANDBOX, "playbooks/kamal-config.yml",
-                             "-e", json.dumps({"kamal_app_dir": app_dir})],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    result = kamal_config(app_dir)
     assert result.returncode != 0
     assert "kamal_app_dir must be the absolute path of the app checkout" in result.stdout + result.stderr

@@ -11,7 +11,6 @@ the sandbox's own containers.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -21,19 +20,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-from paas_testlib import wait_for
+from paas_testlib import inventory_host, run_playbook, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "reports" / "deploys.jsonl"
 
 
-def _hostvars(host: str) -> dict:
-    out = subprocess.run(["ansible-inventory", "-i", "inventories/sandbox", "--host", host], cwd=ROOT, check=True,
-                         capture_output=True, text=True, timeout=60).stdout
-    return json.loads(out)
-
-
-LB = _hostvars("lb1")
+LB = inventory_host("inventories/sandbox", "lb1")
 LB_IP = LB["ansible_host"]
 NAME = LB["nginx_sites"][0]["server_names"][0]
 
@@ -56,13 +49,8 @@ def served_version() -> str:
     return headers.get("x-app-version", "") if status == 200 else ""
 
 
-def playbook(name: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1")
-    proc = subprocess.run(["ansible-playbook", "-i", "inventories/sandbox", f"playbooks/{name}", *args], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    if proc.returncode != 0:
-        print(proc.stdout[-5000:], proc.stderr[-2000:])
-    return proc
+def playbook(name: str, *args: str) -> subprocess.CompletedProcess:
+    return run_playbook("inventories/sandbox", name, *args)
 
 
 def last_report() -> dict:

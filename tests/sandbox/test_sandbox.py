@@ -10,6 +10,7 @@ import json
 import socket
 import ssl
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,23 @@ def test_hosts_take_time_from_the_monitoring_host(host):
                                                                "chronyc -n sources").stdout
 
 
+@pytest.mark.parametrize("host", [h for h in HOSTS if h not in group("monitoring")])
+def test_every_host_forwards_its_logs_to_the_monitoring_host(host):
+    loghost = group("monitoring")[0]
+    marker = f"paas-sandbox-log-{host}-{uuid.uuid4().hex}"
+    assert run_as(host, "debian", "ansible_ed25519", f"logger -t paas-sandbox-test {marker}").returncode == 0
+
+    def received() -> list[str]:
+        found = run_as(loghost, "debian", "ansible_ed25519",
+                       f"sudo -n grep -rlF --include=paas-sandbox-test.log -- {marker} /var/log/remote")
+        return found.stdout.split()
+
+    assert wait_for(received, timeout=60, interval=3)
+    # /var/log/remote/<host>/<program>.log, named from the sending address.
+    (path,) = received()
+    assert path.split("/")[-2].split(".")[0] == host, path
+
+
 def probe(source: str, target: str, port: int) -> str:
     out = run_as(source, "debian", "ansible_ed25519", tcp_probe_command(HOSTVARS[target]["private_ip"], port))
     assert out.returncode == 0, out.stderr
@@ -111,6 +129,8 @@ def probe(source: str, target: str, port: int) -> str:
         ("lb1", "app2", 443, "timeout"),
         ("mon1", "db2", 9100, "refused"),
         ("app1", "db2", 9100, "timeout"),
+        # The central log host takes syslog from the inventory's hosts.
+        ("db1", "mon1", 514, "open"),
     ],
 )
 def test_tier_firewall_allows_only_the_inventory_groups(source, target, port, expected):

@@ -84,6 +84,12 @@ def tcp_probe_command(address: str, port: int, timeout: float = 3.0) -> str:
     return f'python3 -c "{script}"'
 
 
+def received_logs_command(program: str, marker: str, directory: str = "/var/log/remote") -> str:
+    """Shell command, run on a log host, that lists the received log files of program
+    (<directory>/<sender>/<program>.log) holding a line with marker, one per line."""
+    return f"grep -rlF --include={program}.log -- {marker} {directory}"
+
+
 def python_command(script: str) -> str:
     """Shell command that runs a Python script on a test host with no quoting to get wrong
     (the script travels base64-encoded)."""

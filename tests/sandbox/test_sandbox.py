@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from paas_testlib import python_command, ssh, tcp_probe_command, wait_for
+from paas_testlib import python_command, received_logs_command, ssh, tcp_probe_command, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ROOT / ".sandbox"
@@ -97,7 +97,7 @@ def test_every_host_forwards_its_logs_to_the_monitoring_host(host):
 
     def received() -> list[str]:
         found = run_as(loghost, "debian", "ansible_ed25519",
-                       f"sudo -n grep -rlF --include=paas-sandbox-test.log -- {marker} /var/log/remote")
+                       "sudo -n " + received_logs_command("paas-sandbox-test", marker))
         return found.stdout.split()
 
     assert wait_for(received, timeout=60, interval=3)

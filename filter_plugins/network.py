@@ -135,6 +135,47 @@ def tier_firewall_rules(tier_rules: Mapping, group_names: Iterable[str], groups:
     return rules
 
 
+def nft_comparable(listing: str) -> str:
+    """An `nft -s list table` listing without the entries of its dynamic sets.
+
+    Dynamic sets (the SSH rate meter) fill with client addresses at run time; everything
+    else (chains, rules, policies, the static sets' elements) stays, so the running table
+    compares equal to the one its rules file defines exactly when no rule, set element or
+    policy was changed by hand.
+    """
+    kept: list[str] = []
+    block: list[str] | None = None  # the lines of the set being read
+    for line in (listing or "").splitlines():
+        stripped = line.strip()
+        if block is None and stripped.startswith("set ") and stripped.endswith("{"):
+            block = [line]
+            continue
+        if block is None:
+            kept.append(line.rstrip())
+            continue
+        block.append(line)
+        if stripped == "}":
+            kept += _without_dynamic_elements(block)
+            block = None
+    return "\n".join(kept + (block or [])) + "\n"
+
+
+def _without_dynamic_elements(block: list[str]) -> list[str]:
+    if not any(line.strip().startswith("flags") and "dynamic" in line for line in block):
+        return [line.rstrip() for line in block]
+    kept, in_elements = [], False
+    for line in block:
+        stripped = line.strip()
+        if stripped.startswith("elements = {"):
+            in_elements = not stripped.endswith("}")
+            continue
+        if in_elements:
+            in_elements = not stripped.endswith("}")
+            continue
+        kept.append(line.rstrip())
+    return kept
+
+
 class FilterModule:
     """Network filters."""
 
@@ -145,4 +186,5 @@ class FilterModule:
             "address_in_cidrs": address_in_cidrs,
             "addresses_in_cidrs": addresses_in_cidrs,
             "tier_firewall_rules": tier_firewall_rules,
+            "nft_comparable": nft_comparable,
         }

@@ -5,6 +5,8 @@
     {{ redis_instances | redis_sentinel_masters(prefix, address) }} -> [{name, host, port}] for Sentinel
     {{ masters | redis_sentinel_primaries(peer_answers) }}        -> masters, primaries as the peers know them
     {{ reply_lines | redis_sentinel_changes(wanted) }}            -> SENTINEL SET arguments for what differs
+    {{ known_results | redis_sentinel_plan(masters, wanted) }}    -> per primary: MONITOR it? SENTINEL SET what?
+    {{ [['ACL', 'LOAD']] | redis_cli_script(password, user) }}    -> redis-cli's standard input: AUTH, then the commands
 """
 
 from __future__ import annotations
@@ -76,7 +78,8 @@ def _address_and_port(lines) -> tuple[str, int] | None:
 def redis_sentinel_primaries(masters, answers) -> list:
     """The masters to watch, each with the primary the running Sentinels report (the first that answers).
 
-    answers: the results of a loop over (peer, master) pairs running SENTINEL get-master-addr-by-name;
+    answers: the results of a loop over (peer, master) pairs running SENTINEL get-master-addr-by-name
+    through redis_cli_script (the first reply line is AUTH's);
     a master no peer knows keeps its inventory address.
     """
     known: dict[str, tuple[str, int]] = {}
@@ -84,7 +87,7 @@ def redis_sentinel_primaries(masters, answers) -> list:
         if answer.get("skipped") or answer.get("rc", 1) != 0:
             continue
         _, master = answer["item"]
-        found = _address_and_port(answer.get("stdout_lines") or answer.get("stdout", "").splitlines())
+        found = _address_and_port(_replies(answer))
         if found and master["name"] not in known:
             known[master["name"]] = found
     result = []
@@ -109,6 +112,52 @@ def redis_sentinel_changes(reply_lines, wanted) -> list:
     return changes
 
 
+def _replies(result) -> list:
+    """The reply lines of a redis-cli run fed by redis_cli_script, after AUTH's; none when AUTH failed."""
+    lines = [line.strip() for line in (result.get("stdout_lines") or [])]
+    return lines[1:] if lines[:1] == ["OK"] else []
+
+
+def redis_sentinel_plan(known_results, masters, wanted) -> list:
+    """What to tell the Sentinel, per primary: [{name, monitor, set}], no secrets.
+
+    known_results: a loop over masters running SENTINEL MASTER through redis_cli_script.
+    monitor: [host, port] when the Sentinel does not watch it yet (added to the
+    inventory after the bootstrap), else None; set: SENTINEL SET arguments for the
+    settings that differ from wanted (all of them for a primary just added).
+    """
+    replies = {r["item"]["name"]: _replies(r) for r in known_results or []}
+    plan = []
+    for master in masters or []:
+        reply = replies.get(master["name"], [])
+        unwatched = any("No such master" in line for line in reply)
+        plan.append({
+            "name": master["name"],
+            "monitor": [master["host"], int(master["port"])] if unwatched else None,
+            "set": redis_sentinel_changes([] if unwatched else reply, wanted),
+        })
+    return plan
+
+
+def _redis_quote(word) -> str:
+    """One argument as redis-cli parses it on a line: double-quoted, backslash escapes."""
+    text = str(word)
+    for char, escaped in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
+        text = text.replace(char, escaped)
+    return f'"{text}"'
+
+
+def redis_cli_script(commands, password, user="") -> str:
+    """The standard input for redis-cli: AUTH first, then one command a line.
+
+    Secrets reach redis-cli this way instead of through -a (argv, seen in ps) or
+    REDISCLI_AUTH (Ansible's environment: puts it on the command line that sudo
+    logs). redis-cli answers one reply per line, AUTH's first ("OK").
+    """
+    auth = ["AUTH", user, password] if user else ["AUTH", password]
+    return "".join(" ".join(_redis_quote(word) for word in line) + "\n" for line in [auth, *(commands or [])])
+
+
 class FilterModule:
     """Redis filters."""
 
@@ -119,4 +168,6 @@ class FilterModule:
             "redis_sentinel_masters": redis_sentinel_masters,
             "redis_sentinel_primaries": redis_sentinel_primaries,
             "redis_sentinel_changes": redis_sentinel_changes,
+            "redis_cli_script": redis_cli_script,
+            "redis_sentinel_plan": redis_sentinel_plan,
         }

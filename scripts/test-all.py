@@ -171,15 +171,21 @@ def molecule_jobs(only: list[str]) -> list:
             if not only or label in only]
 
 
+# The sandbox's playbook runs log at -vvv: tests/sandbox/test_secrets.py searches
+# that output for every vault value.
+VVV = {"ANSIBLE_VERBOSITY": "3"}
+
+
 def suite_sandbox() -> list[Step]:
     steps = [command_step("sandbox/up", ["make", "--no-print-directory", "sandbox-up"], timeout=900)]
     if steps[-1].failed:
         return steps
     steps.append(command_step("sandbox/converge", ["make", "--no-print-directory", "sandbox-converge"],
-                              timeout=2400))
+                              timeout=2400, extra_env=VVV))
     if steps[-1].failed:
         return steps
-    rc, secs, log = run("sandbox/idempotence", ["make", "--no-print-directory", "sandbox-converge"], timeout=1500)
+    rc, secs, log = run("sandbox/idempotence", ["make", "--no-print-directory", "sandbox-converge"], timeout=1500,
+                        extra_env=VVV)
     text = log.read_text()
     recap = [line for line in text.splitlines() if " changed=" in line and " unreachable=" in line]
     changed = [line for line in recap if " changed=0 " not in line]
@@ -190,7 +196,8 @@ def suite_sandbox() -> list[Step]:
             out.write("\nNot idempotent, hosts with changes on the second run:\n" + "\n".join(changed) + "\n")
     steps.append(report(step, rc, log))
     # The demo app, deployed by Kamal (playbooks/deploy.yml), as `make sandbox` does.
-    steps.append(command_step("sandbox/deploy", ["make", "--no-print-directory", "sandbox-deploy"], timeout=1200))
+    steps.append(command_step("sandbox/deploy", ["make", "--no-print-directory", "sandbox-deploy"], timeout=1200,
+                              extra_env=VVV))
     steps.append(pytest_step("sandbox/verify", ["pytest", "-q", "-p", "no:cacheprovider", "tests/sandbox"]))
     return steps
 

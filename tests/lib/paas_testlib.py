@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 
+import yaml
+
 
 def wait_for(probe: Callable[[], bool], timeout: float = 30.0, interval: float = 1.0) -> bool:
     """Call probe until it returns true or timeout seconds pass; return the last result."""
@@ -55,8 +57,10 @@ def container_ip(name: str) -> str:
     return out[0]
 
 
-def ssh(address: str, user: str, key: str, command: str = "true", timeout: int = 10) -> subprocess.CompletedProcess:
-    """Log in over SSH from the test machine with only the given key, as a real user would."""
+def ssh(address: str, user: str, key: str, command: str = "true", timeout: int = 10,
+        stdin: str | None = None) -> subprocess.CompletedProcess:
+    """Log in over SSH from the test machine with only the given key, as a real user would.
+    A secret the command needs goes in stdin, never in the command (the host's process list)."""
     return subprocess.run(
         [
             "ssh", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
@@ -64,7 +68,7 @@ def ssh(address: str, user: str, key: str, command: str = "true", timeout: int =
             "-o", f"ConnectTimeout={timeout}", "-o", "LogLevel=ERROR",
             f"{user}@{address}", command,
         ],
-        capture_output=True, text=True, timeout=timeout + 20,
+        capture_output=True, text=True, timeout=timeout + 20, input=stdin,
     )
 
 
@@ -143,6 +147,25 @@ def run_playbook(inventory: str, name: str, *args: str, timeout: int = 900) -> s
     if proc.returncode != 0:
         print(proc.stdout[-6000:], proc.stderr[-2000:])
     return proc
+
+
+def changed_tasks(output: str, host: str) -> set[str]:
+    """Names of the tasks ("role : name") that reported changed for host in ansible-playbook's
+    default output (also in check mode, where "changed" means "would change")."""
+    changed, task = set(), None
+    for line in output.splitlines():
+        if line.startswith(("TASK [", "RUNNING HANDLER [")):
+            task = line.split("[", 1)[1].rsplit("]", 1)[0]
+        elif task and line.startswith(f"changed: [{host}]"):
+            changed.add(task)
+    return changed
+
+
+def inventory_vault(inventory: str) -> dict:
+    """The decrypted group_vars/all/vault.yml of a project inventory (the sandbox's demo vault)."""
+    out = subprocess.run(["ansible-vault", "view", os.path.join(inventory, "group_vars", "all", "vault.yml")],
+                         cwd=ROOT, check=True, capture_output=True, text=True, timeout=60).stdout
+    return yaml.safe_load(out)
 
 
 def inventory_host(inventory: str, host: str) -> dict:

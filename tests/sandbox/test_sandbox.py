@@ -5,6 +5,7 @@ Runs after `make sandbox` (scripts/test-all.py's sandbox suite does both).
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import socket
@@ -14,8 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-import yaml
-from paas_testlib import python_command, received_logs_command, ssh, tcp_probe_command, wait_for
+from paas_testlib import inventory_vault, received_logs_command, ssh, tcp_probe_command, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ROOT / ".sandbox"
@@ -37,8 +37,8 @@ def group(name: str) -> list[str]:
     return sorted(INVENTORY.get(name, {}).get("hosts", []))
 
 
-def run_as(host: str, user: str, key: str, command: str):
-    return ssh(HOSTVARS[host]["ansible_host"], user, str(KEYS / key), command)
+def run_as(host: str, user: str, key: str, command: str, stdin: str | None = None):
+    return ssh(HOSTVARS[host]["ansible_host"], user, str(KEYS / key), command, stdin=stdin)
 
 
 def test_the_sandbox_has_the_eight_production_hosts():
@@ -150,21 +150,14 @@ def test_root_and_passwords_are_refused_over_ssh(host):
     assert "Permission denied (publickey)" in password.stderr
 
 
-def _sandbox_vault() -> dict:
-    out = subprocess.run(
-        ["ansible-vault", "view", "--vault-password-file", "inventories/sandbox/DEMO-vault-password.txt",
-         "inventories/sandbox/group_vars/all/vault.yml"],
-        cwd=ROOT, check=True, capture_output=True, text=True, timeout=60).stdout
-    return yaml.safe_load(out)
-
-
 def test_app_query_is_answered_through_pgbouncer_on_the_primary():
-    password = _sandbox_vault()["vault_postgresql_app_password"]
+    password = inventory_vault("inventories/sandbox")["vault_postgresql_app_password"]
     address = HOSTVARS["db1"]["private_ip"]
-    query = (f"PGPASSWORD='{password}' psql -X -A -t "
+    # The password on standard input, not in the command (db1's process list).
+    query = ("read -r PGPASSWORD && export PGPASSWORD && psql -X -A -t "
              f"'host={address} port=6432 dbname=portfolio_sandbox user=portfolio connect_timeout=5' "
              "-c 'SELECT current_user, current_database()'")
-    result = run_as("db1", "debian", "ansible_ed25519", query)
+    result = run_as("db1", "debian", "ansible_ed25519", query, stdin=password + "\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "portfolio|portfolio_sandbox"
 
@@ -180,18 +173,20 @@ def test_the_replica_streams_from_the_primary():
 
 
 def redis_from_app(port: int, commands: str) -> str:
-    """Send inline Redis commands from app1 to redis1 over the private network; the replies."""
+    """Send inline Redis commands (read from standard input: they may hold a password) from app1
+    to redis1 over the private network; the replies."""
     address = HOSTVARS["redis1"]["private_ip"]
-    script = (f"import socket, time; s = socket.create_connection(({address!r}, {port}), timeout=5)\n"
-              f"s.sendall({commands.encode()!r}); time.sleep(0.5); print(s.recv(4096).decode())\n")
-    out = run_as("app1", "debian", "ansible_ed25519", python_command(script))
+    script = (f"import socket, sys, time; s = socket.create_connection(({address!r}, {port}), timeout=5)\n"
+              "s.sendall(sys.stdin.buffer.read()); time.sleep(0.5); print(s.recv(4096).decode())\n")
+    encoded = base64.b64encode(script.encode()).decode()
+    out = run_as("app1", "debian", "ansible_ed25519", f'python3 -c "$(echo {encoded} | base64 -d)"', stdin=commands)
     assert out.returncode == 0, out.stderr
     return out.stdout
 
 
 @pytest.mark.parametrize("port", [6379, 6380])
 def test_redis_answers_the_app_user_and_refuses_anonymous_clients(port):
-    password = _sandbox_vault()["vault_redis_app_password"]
+    password = inventory_vault("inventories/sandbox")["vault_redis_app_password"]
     assert redis_from_app(port, "PING\r\n").startswith("-NOAUTH")
     replies = redis_from_app(port, f"AUTH app {password}\r\nPING\r\nFLUSHALL\r\n").splitlines()
     assert replies[:2] == ["+OK", "+PONG"]

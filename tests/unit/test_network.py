@@ -2,7 +2,14 @@
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from network import address_in_cidrs, addresses_in_cidrs, invalid_cidrs, invalid_ports, tier_firewall_rules
+from network import (
+    address_in_cidrs,
+    addresses_in_cidrs,
+    invalid_cidrs,
+    invalid_ports,
+    nft_comparable,
+    tier_firewall_rules,
+)
 
 
 @pytest.mark.parametrize(
@@ -110,3 +117,46 @@ def test_addresses_in_cidrs_keeps_those_inside_in_order():
 def test_addresses_in_cidrs_rejects_a_string():
     with pytest.raises(AnsibleFilterError, match="addresses_in_cidrs"):
         addresses_in_cidrs("10.0.0.5", ["10.0.0.0/8"])
+
+
+RUNNING_TABLE = (
+    "table inet paas_firewall {\n"
+    "\tset ssh_sources_v4 {\n"
+    "\t\ttype ipv4_addr\n"
+    "\t\tflags interval\n"
+    "\t\telements = { 10.80.0.0/24 }\n"
+    "\t}\n"
+    "\n"
+    "\tset ssh_meter_v4 {\n"
+    "\t\ttype ipv4_addr\n"
+    "\t\tsize 65535\n"
+    "\t\tflags dynamic,timeout\n"
+    "\t\ttimeout 1m\n"
+    "\t\telements = { 10.80.0.1 limit rate over 10/minute burst 5 packets expires 52s,\n"
+    "\t\t\t     10.80.0.2 limit rate over 10/minute burst 5 packets expires 9s }\n"
+    "\t}\n"
+    "\n"
+    "\tchain input {\n"
+    "\t\ttype filter hook input priority filter; policy drop;\n"
+    "\t\ttcp dport 22 ip saddr @ssh_sources_v4 accept\n"
+    "\t}\n"
+    "}\n"
+)
+
+
+def test_nft_comparable_drops_only_the_dynamic_sets_entries():
+    comparable = nft_comparable(RUNNING_TABLE)
+    assert "10.80.0.1 limit" not in comparable and "10.80.0.2" not in comparable
+    assert "elements = { 10.80.0.0/24 }" in comparable
+    assert "timeout 1m" in comparable and "policy drop;" in comparable
+    fresh = RUNNING_TABLE.replace(
+        "\t\telements = { 10.80.0.1 limit rate over 10/minute burst 5 packets expires 52s,\n"
+        "\t\t\t     10.80.0.2 limit rate over 10/minute burst 5 packets expires 9s }\n", "")
+    assert nft_comparable(fresh) == comparable
+
+
+def test_nft_comparable_sees_a_rule_added_by_hand_and_a_static_element():
+    inserted = RUNNING_TABLE.replace("policy drop;\n", "policy drop;\n\t\ttcp dport 6379 accept\n")
+    assert nft_comparable(inserted) != nft_comparable(RUNNING_TABLE)
+    widened = RUNNING_TABLE.replace("{ 10.80.0.0/24 }", "{ 0.0.0.0/0 }")
+    assert nft_comparable(widened) != nft_comparable(RUNNING_TABLE)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from redis import (
+    redis_cli_script,
     redis_maxmemory,
     redis_problems,
     redis_sentinel_changes,
     redis_sentinel_masters,
+    redis_sentinel_plan,
     redis_sentinel_primaries,
 )
 
@@ -57,9 +59,9 @@ def answer(peer, master, stdout, rc=0):
 
 def test_sentinel_primaries_follow_the_first_peer_that_knows():
     answers = [answer("10.0.0.20", MASTERS[1], "", rc=1),                     # peer down
-               answer("10.0.0.21", MASTERS[1], "10.0.0.16\n6380"),            # after a failover
-               answer("10.0.0.22", MASTERS[1], "10.0.0.15\n6380"),            # not asked: first answer wins
-               answer("10.0.0.21", MASTERS[0], "NOAUTH Authentication required.")]
+               answer("10.0.0.21", MASTERS[1], "OK\n10.0.0.16\n6380"),        # after a failover
+               answer("10.0.0.22", MASTERS[1], "OK\n10.0.0.15\n6380"),        # not asked: first answer wins
+               answer("10.0.0.21", MASTERS[0], "WRONGPASS invalid username-password pair\n10.0.0.9\n6379")]
     primaries = redis_sentinel_primaries(MASTERS, answers)
     assert primaries == [MASTERS[0], {"name": "paas-queue", "host": "10.0.0.16", "port": 6380}]
 
@@ -80,3 +82,25 @@ def test_sentinel_changes_lists_only_what_differs():
 
 def test_sentinel_masters_one_per_instance():
     assert redis_sentinel_masters([CACHE, QUEUE], "paas-", "10.0.0.15") == MASTERS
+
+
+def test_cli_script_authenticates_first_and_quotes_every_word():
+    script = redis_cli_script([["ACL", "LOAD"], ["SENTINEL", "SET", "m", "auth-pass", 'a "b" \\c\nd']], "p w", "admin")
+    assert script.splitlines() == ['"AUTH" "admin" "p w"', '"ACL" "LOAD"',
+                                   '"SENTINEL" "SET" "m" "auth-pass" "a \\"b\\" \\\\c\\nd"']
+    assert redis_cli_script([], "secret") == '"AUTH" "secret"\n'
+
+
+def known(master, stdout):
+    return {"item": master, "rc": 0, "stdout_lines": stdout.splitlines()}
+
+
+def test_sentinel_plan_monitors_new_primaries_and_sets_what_differs():
+    wanted = {"quorum": 2, "down-after-milliseconds": 3000}
+    results = [known(MASTERS[0], "OK\nname\npaas-cache\nquorum\n2\ndown-after-milliseconds\n5000"),
+               known(MASTERS[1], "OK\nERR No such master with that name")]
+    assert redis_sentinel_plan(results, MASTERS, wanted) == [
+        {"name": "paas-cache", "monitor": None, "set": ["down-after-milliseconds", "3000"]},
+        {"name": "paas-queue", "monitor": ["10.0.0.15", 6380],
+         "set": ["quorum", "2", "down-after-milliseconds", "3000"]},
+    ]

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import uuid
 
 import pytest
 from paas_testlib import (
+    changed_tasks,
     container_ip,
     ephemeral_path,
     journal_on_failure,
     received_logs_command,
+    run_playbook,
     ssh,
     tcp_probe_command,
     wait_for,
@@ -288,3 +291,61 @@ def test_users_see_only_their_own_processes(host, address):
     # root still sees every process, sshd's among them.
     assert "sshd" in host.run("ps -e -o comm=").stdout
     assert host.run("loginctl list-sessions --no-legend").rc == 0
+
+
+# Changes made by hand that the role owns (issue 15): each is reported by a
+# check-mode run (the drift check) and undone by a converge.
+ROGUE_DROPIN = "/etc/ssh/sshd_config.d/00-rogue.conf"
+ROGUE_SUDOERS = "/etc/sudoers.d/99-rogue"
+ROGUE_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvb1fQ4mWJ2VV8Y2bRkI4pV3kq5O8ZQ0y3m2n1p0qRs rogue@elsewhere"
+OWNED_TAGS = "hardening_ssh,hardening_sudo,hardening_firewall"
+
+
+def converge_owned(host, *args: str):
+    playbook = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
+    return run_playbook(host.backend.ansible_inventory, playbook, "--limit", HOST, "--tags", OWNED_TAGS, *args)
+
+
+def test_hand_made_changes_are_reported_in_check_mode_and_undone_by_a_converge(host):
+    with host.sudo():
+        host.run_expect([0], f"printf 'PasswordAuthentication yes\\nPermitRootLogin yes\\n' > {ROGUE_DROPIN}")
+        host.run_expect([0], f"echo 'outsider ALL=(ALL) NOPASSWD: ALL' > {ROGUE_SUDOERS} && chmod 0440 {ROGUE_SUDOERS}")
+        host.run_expect([0], f"echo '{ROGUE_KEY}' >> /root/.ssh/authorized_keys")
+        host.run_expect([0], "nft insert rule inet paas_firewall input tcp dport 6379 accept")
+
+    check = converge_owned(host, "--check", "--diff")
+    assert check.returncode == 0, check.stdout[-3000:]
+    reported = changed_tasks(check.stdout, HOST)
+    for task in ["Remove sshd drop-ins the role does not know (sshd takes the first value it reads)",
+                 "Compare them with the role's settings", "Remove the other drop-ins",
+                 "Keep only the listed keys in root's authorized_keys",
+                 "Compare the running firewall with the rules file"]:
+        assert f"hardening : {task}" in reported, sorted(reported)
+    assert '"passwordauthentication": "yes"' in check.stdout
+    assert "tcp dport 6379 accept" in check.stdout
+    assert host.file(ROGUE_DROPIN).exists and host.file(ROGUE_SUDOERS).exists, "check mode changed the host"
+
+    repair = converge_owned(host)
+    assert repair.returncode == 0, repair.stdout[-3000:]
+    with host.sudo():
+        assert not host.file(ROGUE_DROPIN).exists
+        assert not host.file(ROGUE_SUDOERS).exists
+        assert ROGUE_KEY not in host.file("/root/.ssh/authorized_keys").content_string
+        assert "6379" not in host.check_output("nft list chain inet paas_firewall input")
+        effective = host.check_output("sshd -T")
+    assert "passwordauthentication no" in effective and "permitrootlogin no" in effective
+    assert changed_tasks(converge_owned(host, "--check").stdout, HOST) == set()
+
+
+def test_a_setting_before_the_include_line_stops_the_run_naming_it(host):
+    with host.sudo():
+        host.run_expect([0], "sed -i '1i PasswordAuthentication yes' /etc/ssh/sshd_config")
+    try:
+        result = converge_owned(host)
+        assert result.returncode != 0
+        assert 'passwordauthentication is "yes", wanted "no"' in result.stdout
+    finally:
+        with host.sudo():
+            host.run_expect([0], "sed -i '1{/^PasswordAuthentication yes$/d}' /etc/ssh/sshd_config")
+    with host.sudo():
+        assert "passwordauthentication no" in host.check_output("sshd -T")

@@ -103,6 +103,8 @@ def test_valid_input_passes_the_hardening_role_checks():
         ({"hardening_firewall_rules": [{"name": "x", "ports": [80], "sources": ["10.0.0.300"]}]}, "10.0.0.300"),
         ({"hardening_firewall_rules": [{"name": "x", "ports": [80], "sources": ["any"], "proto": "icmp"}]}, "proto"),
         ({"hardening_ssh_permit_root_login": "yes"}, "hardening_ssh_permit_root_login"),
+        ({"hardening_firewall_ssh_sources": ["10.0.0.0/8", "0.0.0.0/0"]}, "contains 0.0.0.0/0: SSH open to the"),
+        ({"hardening_firewall_ssh_sources": ["::/0"]}, "contains ::/0: SSH open to the"),
         ({"hardening_updates_reboot_time": "25:00"}, "hardening_updates_reboot_time"),
         ({"hardening_updates_needrestart_mode": "i"}, "hardening_updates_needrestart_mode"),
     ],

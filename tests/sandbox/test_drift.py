@@ -44,3 +44,47 @@ def test_drift_is_reported_with_its_diff_then_repaired():
                                 cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert repair.returncode == 0, repair.stdout[-3000:]
     assert drift().returncode == 0
+
+
+# What the hardening role owns besides its files (issue 15): planted on the load
+# balancer, each is reported by `make drift` with its task, and a converge undoes it.
+LB, LB_ADDRESS = "lb1", "10.80.0.10"
+OWNED = "hardening_ssh,hardening_sudo,hardening_firewall"
+PLANTED = [
+    # (shell command run as root, task that reports it)
+    ("printf 'PasswordAuthentication yes\\nPermitRootLogin yes\\n' > /etc/ssh/sshd_config.d/00-x.conf",
+     "Remove sshd drop-ins the role does not know"),
+    ("echo \"nobody ALL=(ALL) NOPASSWD: ALL\" > /etc/sudoers.d/99-x && chmod 0440 /etc/sudoers.d/99-x",
+     "Remove the other drop-ins"),
+    ("echo ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOx3m0nQpe2bJxZkqY1sB3v9rT5u8wV0yZa1b2c3d4e5 x >> "
+     "/root/.ssh/authorized_keys", "Keep only the listed keys in root's authorized_keys"),
+    ("nft insert rule inet paas_firewall input tcp dport 5432 accept",
+     "Compare the running firewall with the rules file"),
+]
+
+
+def lb_as_root(command: str) -> subprocess.CompletedProcess:
+    return ssh(LB_ADDRESS, "debian", str(ROOT / ".sandbox" / "ansible_ed25519"), f"sudo sh -c '{command}'")
+
+
+def test_drift_reports_what_the_hardening_role_owns_and_a_converge_undoes_it():
+    for command, _ in PLANTED:
+        planted = lb_as_root(command.replace("'", "'\\''"))
+        assert planted.returncode == 0, planted.stderr
+    try:
+        found = subprocess.run([sys.executable, "scripts/drift-report.py", "inventories/sandbox", "--limit", LB,
+                                "--tags", OWNED], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+        assert found.returncode == 2, found.stdout + found.stderr
+        for _, task in PLANTED:
+            assert task in found.stdout, found.stdout
+        assert "tcp dport 5432 accept" in found.stdout
+    finally:
+        repair = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "inventories/sandbox",
+                                 "playbooks/site.yml", "--limit", LB, "--tags", OWNED],
+                                cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert repair.returncode == 0, repair.stdout[-3000:]
+    assert "5432" not in lb_as_root("nft list chain inet paas_firewall input").stdout
+    assert lb_as_root("test -e /etc/ssh/sshd_config.d/00-x.conf || test -e /etc/sudoers.d/99-x").returncode != 0
+    clean = subprocess.run([sys.executable, "scripts/drift-report.py", "inventories/sandbox", "--limit", LB,
+                            "--tags", OWNED], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert clean.returncode == 0, clean.stdout

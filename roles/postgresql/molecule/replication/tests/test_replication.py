@@ -48,8 +48,34 @@ def swapped_inventory(host, tmp_path: Path) -> Path:
     return inventory
 
 
+def unreachable_primary_inventory(host, tmp_path: Path) -> Path:
+    """The scenario's inventory with pg-primary out of Ansible's reach (a container that does not exist)."""
+    inventory = tmp_path / "unreachable"
+    shutil.copytree(host.backend.ansible_inventory, inventory)
+    data = yaml.safe_load((inventory / "ansible_inventory.yml").read_text())
+    for group in data.values():
+        if "pg-primary" in (group or {}).get("hosts", {}):
+            group["hosts"]["pg-primary"] = {"ansible_connection": "community.docker.docker",
+                                            "ansible_host": "paas-no-such-container"}
+    (inventory / "ansible_inventory.yml").write_text(yaml.safe_dump(data))
+    return inventory
+
+
+# The scenario's passwords: none may appear in the playbooks' output, even at -vvv.
+PASSWORDS = ["replication-test-password", "app-test-password", "admin-test-password"]
+
+
+def assert_no_password_in(proc: subprocess.CompletedProcess) -> None:
+    leaked = [p for p in PASSWORDS if p in proc.stdout + proc.stderr]
+    assert leaked == [], f"printed by the playbook: {leaked}"
+
+
+def streaming(host) -> bool:
+    return sql(host, "SELECT state FROM pg_stat_replication").stdout.strip() == "streaming"
+
+
 def test_replica_streams_from_the_primary_through_its_slot(host):
-    assert wait_for(lambda: sql(host, "SELECT state FROM pg_stat_replication").stdout.strip() == "streaming", 60)
+    assert wait_for(lambda: streaming(host), 60)
     slot = sql(host, "SELECT slot_name, active FROM pg_replication_slots").stdout.strip()
     assert slot == "pg_replica|t"
 
@@ -78,6 +104,12 @@ def test_replication_lag_is_visible_and_catches_up(host):
     assert wait_for(lambda: lag() == 0, 30), lag()
 
 
+def test_a_slot_cannot_hold_more_wal_than_the_limit(host):
+    # A replica down for long is cut off at this size instead of filling the primary's disk.
+    assert sql(host, "SHOW max_slot_wal_keep_size", db="postgres").stdout.strip() == "10GB"
+    assert sql(host, "SELECT wal_status FROM pg_replication_slots").stdout.strip() == "reserved"
+
+
 def test_the_replica_has_the_primarys_checksums_and_roles(replica):
     assert sql(replica, "SHOW data_checksums", db="postgres").stdout.strip() == "on"
     assert sql(replica, "SELECT count(*) FROM pg_roles WHERE rolname = 'app'", db="postgres").stdout.strip() == "1"
@@ -91,9 +123,54 @@ def test_pgbouncer_serves_the_app_from_the_primary(host):
     assert out.stdout.strip() == "127.0.0.1|f"   # pgbouncer reaches the primary on its own host
 
 
+def test_rejoin_refuses_to_act_without_a_named_host(host):
+    proc = playbook(host, "db-rejoin.yml")
+    assert proc.returncode != 0
+    assert "Name the host to rejoin: -e db_rejoin_host=HOST" in proc.stdout
+    assert streaming(host)
+
+
+def test_rejoin_refuses_a_standby_on_the_primarys_timeline(host, replica):
+    proc = playbook(host, "db-rejoin.yml", "-e", "db_rejoin_host=pg-replica")
+    assert proc.returncode != 0
+    assert "pg-replica is on timeline 1, the primary pg-primary on 1: it is not a former primary" in proc.stdout
+    assert sql(replica, "SELECT pg_is_in_recovery()").stdout.strip() == "t"
+    assert streaming(host)
+
+
+def test_failover_refuses_when_the_old_primary_cannot_be_fenced(host, replica, tmp_path):
+    proc = playbook(host, "db-failover.yml", "-e", "db_failover_promote=pg-replica",
+                    inventory=unreachable_primary_inventory(host, tmp_path))
+    assert proc.returncode != 0
+    assert "pg-primary could not be fenced" in proc.stdout
+    assert "-e db_failover_old_primary_fenced=true" in proc.stdout
+    assert sql(replica, "SELECT pg_is_in_recovery()").stdout.strip() == "t"
+    assert host.service("postgresql@15-main").is_running
+
+
+def test_failover_refuses_a_replica_that_lacks_the_primarys_last_writes(host, replica):
+    # The replica stops receiving (no primary_conninfo) while the primary writes on.
+    assert sql(replica, "ALTER SYSTEM SET primary_conninfo = ''; SELECT pg_reload_conf()", db="postgres").rc == 0
+    assert wait_for(lambda: not streaming(host), 30)
+    assert sql(host, "INSERT INTO markers SELECT 'unreplicated-' || g FROM generate_series(1, 1000) g").rc == 0
+    try:
+        proc = playbook(host, "db-failover.yml", "-e", "db_failover_promote=pg-replica",
+                        "-e", "db_failover_catch_up_seconds=4")
+        assert proc.returncode != 0
+        assert "bytes of WAL the old primary wrote" in proc.stdout
+        assert "db_failover_max_lag_bytes is 0" in proc.stdout
+        assert sql(replica, "SELECT pg_is_in_recovery()").stdout.strip() == "t"
+    finally:
+        # Undo the refused failover's fence and the replica's disconnection.
+        host.run_expect([0], "systemctl unmask postgresql@15-main && systemctl start postgresql@15-main")
+        sql(replica, "ALTER SYSTEM RESET primary_conninfo; SELECT pg_reload_conf()", db="postgres")
+    assert wait_for(lambda: streaming(host), 60)
+
+
 def test_failover_promotes_the_replica_and_fences_the_old_primary(host, replica):
-    proc = playbook(host, "db-failover.yml", "-e", "db_failover_promote=pg-replica")
+    proc = playbook(host, "db-failover.yml", "-e", "db_failover_promote=pg-replica", "-vvv")
     assert proc.returncode == 0, proc.stdout[-3000:]
+    assert_no_password_in(proc)
     assert sql(replica, "SELECT pg_is_in_recovery()").stdout.strip() == "f"
     assert sql(replica, "INSERT INTO markers VALUES ('after-failover')").rc == 0
     # The old primary stays down, even across a reboot or a stale site.yml run.
@@ -112,8 +189,10 @@ def test_pgbouncer_follows_the_new_primary(host):
 
 
 def test_rejoin_turns_the_old_primary_into_a_replica_of_the_new_one(host, replica, tmp_path):
-    proc = playbook(host, "db-rejoin.yml", inventory=swapped_inventory(host, tmp_path))
+    proc = playbook(host, "db-rejoin.yml", "-e", "db_rejoin_host=pg-primary", "-vvv",
+                    inventory=swapped_inventory(host, tmp_path))
     assert proc.returncode == 0, proc.stdout[-3000:]
+    assert_no_password_in(proc)
     rewind = proc.stdout.find("pg_rewind failed")
     assert rewind < 0, proc.stdout[rewind:rewind + 2000]   # rewound, not copied afresh
     assert host.run("systemctl is-enabled postgresql@15-main").stdout.strip() == "enabled"

@@ -119,3 +119,11 @@ def test_a_tls_instance_answers_over_tls_only(host):
     assert plain.stdout.strip() != "PONG"
     anonymous = cli(host, TLS, f"{TLS_OPTIONS} PING", user=None)
     assert "NOAUTH" in anonymous.stdout + anonymous.stderr
+
+
+def test_the_app_may_not_publish_on_sentinels_channel(host):
+    # A client publishing on __sentinel__:hello could feed the Sentinels a false primary.
+    refused = cli(host, CACHE, "PUBLISH __sentinel__:hello 10.0.0.66,26379,x,0,paas-cache,10.0.0.66,6379,0")
+    assert "NOPERM" in refused.stdout + refused.stderr, refused.stdout
+    allowed = cli(host, CACHE, "PUBLISH portfolio:events hello")
+    assert allowed.rc == 0 and allowed.stdout.strip() == "0", allowed.stdout + allowed.stderr

@@ -294,3 +294,20 @@ def test_valid_input_passes_the_kamal_host_role_checks():
 )
 def test_bad_input_to_kamal_host_is_refused_naming_the_variable(variables, named):
     assert_refused("kamal_host", KAMAL_HOST_OK | variables, named)
+
+
+def test_a_vault_file_in_plain_text_stops_site_before_any_host(tmp_path):
+    inventory = tmp_path / "production"
+    subprocess.run(["cp", "-r", str(ROOT / "inventories" / "production"), str(inventory)], check=True)
+    vault = inventory / "group_vars" / "all" / "vault.yml"
+    vault.write_text((inventory / "group_vars" / "all" / "vault.yml.example").read_text())
+    result = playbook("-i", str(inventory), "playbooks/site.yml")
+    out = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert f"Not encrypted: {vault}." in out
+    assert "PLAY [Infrastructure" not in out
+
+
+def test_the_sandbox_vault_is_encrypted_and_passes_that_check():
+    result = playbook("-i", "inventories/sandbox", "playbooks/preflight.yml")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr

@@ -13,15 +13,21 @@ HOST, ADDRESS = "redis1", "10.80.0.15"
 JOURNALD_DROPIN = "/etc/systemd/journald.conf.d/50-common.conf"
 
 
-def drift(*args: str) -> subprocess.CompletedProcess:
-    # One host and the common role's configuration keep the test quick; the mechanism is the nightly one.
-    return subprocess.run([sys.executable, "scripts/drift-report.py", "inventories/sandbox", "--limit", HOST,
-                           "--tags", "common_configure", *args],
+def drift(limit: str = HOST, tags: str = "common_configure") -> subprocess.CompletedProcess:
+    # One host and a few concerns keep the test quick; the mechanism is the nightly one.
+    return subprocess.run([sys.executable, "scripts/drift-report.py", "inventories/sandbox", "--limit", limit,
+                           "--tags", tags],
                           cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
 
 
-def as_root(command: str) -> subprocess.CompletedProcess:
-    return ssh(ADDRESS, "debian", str(ROOT / ".sandbox" / "ansible_ed25519"), f"sudo sh -c '{command}'")
+def converge(limit: str, tags: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "inventories/sandbox",
+                           "playbooks/site.yml", "--limit", limit, "--tags", tags],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+
+
+def as_root(command: str, address: str = ADDRESS) -> subprocess.CompletedProcess:
+    return ssh(address, "debian", str(ROOT / ".sandbox" / "ansible_ed25519"), f"sudo sh -c '{command}'")
 
 
 def test_drift_is_reported_with_its_diff_then_repaired():
@@ -39,9 +45,7 @@ def test_drift_is_reported_with_its_diff_then_repaired():
         # Check mode changed nothing on the host.
         assert "SystemMaxUse=2G" in as_root(f"cat {JOURNALD_DROPIN}").stdout
     finally:
-        repair = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "inventories/sandbox",
-                                 "playbooks/site.yml", "--limit", HOST, "--tags", "common_configure"],
-                                cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+        repair = converge(HOST, "common_configure")
     assert repair.returncode == 0, repair.stdout[-3000:]
     assert drift().returncode == 0
 
@@ -63,28 +67,21 @@ PLANTED = [
 ]
 
 
-def lb_as_root(command: str) -> subprocess.CompletedProcess:
-    return ssh(LB_ADDRESS, "debian", str(ROOT / ".sandbox" / "ansible_ed25519"), f"sudo sh -c '{command}'")
-
-
 def test_drift_reports_what_the_hardening_role_owns_and_a_converge_undoes_it():
     for command, _ in PLANTED:
-        planted = lb_as_root(command.replace("'", "'\\''"))
+        planted = as_root(command.replace("'", "'\\''"), LB_ADDRESS)
         assert planted.returncode == 0, planted.stderr
     try:
-        found = subprocess.run([sys.executable, "scripts/drift-report.py", "inventories/sandbox", "--limit", LB,
-                                "--tags", OWNED], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+        found = drift(LB, OWNED)
         assert found.returncode == 2, found.stdout + found.stderr
         for _, task in PLANTED:
             assert task in found.stdout, found.stdout
         assert "tcp dport 5432 accept" in found.stdout
     finally:
-        repair = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "inventories/sandbox",
-                                 "playbooks/site.yml", "--limit", LB, "--tags", OWNED],
-                                cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+        repair = converge(LB, OWNED)
     assert repair.returncode == 0, repair.stdout[-3000:]
-    assert "5432" not in lb_as_root("nft list chain inet paas_firewall input").stdout
-    assert lb_as_root("test -e /etc/ssh/sshd_config.d/00-x.conf || test -e /etc/sudoers.d/99-x").returncode != 0
-    clean = subprocess.run([sys.executable, "scripts/drift-report.py", "inventories/sandbox", "--limit", LB,
-                            "--tags", OWNED], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert "5432" not in as_root("nft list chain inet paas_firewall input", LB_ADDRESS).stdout
+    leftover = as_root("test -e /etc/ssh/sshd_config.d/00-x.conf || test -e /etc/sudoers.d/99-x", LB_ADDRESS)
+    assert leftover.returncode != 0
+    clean = drift(LB, OWNED)
     assert clean.returncode == 0, clean.stdout

@@ -35,30 +35,38 @@ def playbook(host, name: str, *args: str, inventory: Path | None = None) -> subp
     return run_playbook(inventory or host.backend.ansible_inventory, name, *args)
 
 
+def edited_inventory(host, tmp_path: Path, edit) -> Path:
+    """A copy of the scenario's inventory, its group listing changed by edit(data)."""
+    inventory = tmp_path / "inventory"
+    shutil.copytree(host.backend.ansible_inventory, inventory)
+    listing = inventory / "ansible_inventory.yml"
+    data = yaml.safe_load(listing.read_text())
+    edit(data)
+    listing.write_text(yaml.safe_dump(data))
+    return inventory
+
+
 def swapped_inventory(host, tmp_path: Path) -> Path:
     """The scenario's inventory edited as the failover runbook says: pg-replica is now in
     db_primary, pg-primary in db_replica."""
-    inventory = tmp_path / "inventory"
-    shutil.copytree(host.backend.ansible_inventory, inventory)
-    data = yaml.safe_load((inventory / "ansible_inventory.yml").read_text())
     conn = {"ansible_connection": "community.docker.docker"}
-    data["db_primary"]["hosts"] = {"pg-replica": conn}
-    data["db_replica"]["hosts"] = {"pg-primary": conn}
-    (inventory / "ansible_inventory.yml").write_text(yaml.safe_dump(data))
-    return inventory
+
+    def swap(data):
+        data["db_primary"]["hosts"] = {"pg-replica": conn}
+        data["db_replica"]["hosts"] = {"pg-primary": conn}
+
+    return edited_inventory(host, tmp_path, swap)
 
 
 def unreachable_primary_inventory(host, tmp_path: Path) -> Path:
     """The scenario's inventory with pg-primary out of Ansible's reach (a container that does not exist)."""
-    inventory = tmp_path / "unreachable"
-    shutil.copytree(host.backend.ansible_inventory, inventory)
-    data = yaml.safe_load((inventory / "ansible_inventory.yml").read_text())
-    for group in data.values():
-        if "pg-primary" in (group or {}).get("hosts", {}):
-            group["hosts"]["pg-primary"] = {"ansible_connection": "community.docker.docker",
-                                            "ansible_host": "paas-no-such-container"}
-    (inventory / "ansible_inventory.yml").write_text(yaml.safe_dump(data))
-    return inventory
+    def unreachable(data):
+        for group in data.values():
+            if "pg-primary" in (group or {}).get("hosts", {}):
+                group["hosts"]["pg-primary"] = {"ansible_connection": "community.docker.docker",
+                                                "ansible_host": "paas-no-such-container"}
+
+    return edited_inventory(host, tmp_path, unreachable)
 
 
 # The scenario's passwords: none may appear in the playbooks' output, even at -vvv.

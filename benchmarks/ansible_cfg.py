@@ -1,24 +1,32 @@
 #!/usr/bin/env python3
-"""Benchmark: a no-op re-run of site.yml on the sandbox, project ansible.cfg vs Ansible's defaults.
+"""Benchmark: a no-op re-run of site.yml on the sandbox in three configurations.
 
 Run after `make sandbox` (the sandbox must be converged, so every run is a no-op):
 
     .venv/bin/python benchmarks/ansible_cfg.py [--rounds 3]
 
-Both configurations run alternately in one session (A B A B ...), each run with
-a fresh SSH control-socket directory, so neither inherits the other's open
-connections and machine noise hits both alike. The "defaults" configuration
-keeps only what the repository needs to run at all (inventory, roles and
-filter paths, the sandbox vault identity); everything else is Ansible's
-default (no pipelining, facts gathered every play, 5 forks, interpreter
-discovery). Prints the median seconds of each and their ratio; the results
-are recorded in docs/benchmarks.md.
+The configurations, run alternately in one session (A B C A B C ...), each run
+with a fresh SSH control-socket directory, so none inherits another's open
+connections and machine noise hits all alike:
+
+- "defaults": only what the repository needs to run at all (inventory, roles
+  and filter paths, the sandbox vault identity); everything else is Ansible's
+  default (linear strategy, no pipelining, facts gathered every play, 5 forks,
+  interpreter discovery);
+- "project": the project's ansible.cfg with Ansible's own linear strategy
+  (`ANSIBLE_STRATEGY=linear`, the documented switch back);
+- "mitogen": the project's ansible.cfg as committed (Mitogen's strategy).
+
+Prints each run's seconds and task results per second (ok + skipped + failed
+from the recap, summed over hosts), then the medians and the ratios to
+"defaults". The results are recorded in docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -26,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchlib import PLAYBOOK, ROOT
 
 DEFAULTS_CFG = """\
 [defaults]
@@ -37,19 +45,23 @@ vault_identity_list = sandbox@{root}/inventories/sandbox/DEMO-vault-password.txt
 """
 
 
-def one_run(config: Path, label: str) -> float:
+def one_run(config: Path, label: str, extra_env: dict[str, str]) -> tuple[float, int]:
+    """One no-op site.yml; returns (seconds, task results summed over hosts)."""
     with tempfile.TemporaryDirectory() as control_dir:
         env = dict(os.environ, ANSIBLE_CONFIG=str(config), ANSIBLE_SSH_CONTROL_PATH_DIR=control_dir,
-                   ANSIBLE_FORCE_COLOR="false")
+                   ANSIBLE_FORCE_COLOR="false", **extra_env)
         start = time.monotonic()
-        proc = subprocess.run(["ansible-playbook", "-i", "inventories/sandbox", "playbooks/site.yml"], cwd=ROOT,
+        playbook = [PLAYBOOK, "-i", "inventories/sandbox", "playbooks/site.yml"]
+        proc = subprocess.run(playbook, cwd=ROOT,
                               env=env, capture_output=True, text=True, timeout=1200, check=False)
         elapsed = time.monotonic() - start
     recap = [line for line in proc.stdout.splitlines() if " changed=" in line and " unreachable=" in line]
     if proc.returncode != 0 or any(" changed=0 " not in line for line in recap):
         sys.exit(f"{label}: the run was not a clean no-op (rc {proc.returncode}):\n" + "\n".join(recap)
                  + proc.stderr[-2000:])
-    return elapsed
+    tasks = sum(int(count) for line in recap
+                for count in re.findall(r"\b(?:ok|skipped|failed)=(\d+)", line))
+    return elapsed, tasks
 
 
 def main() -> int:
@@ -60,17 +72,24 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         defaults_cfg = Path(tmp) / "ansible.cfg"
         defaults_cfg.write_text(DEFAULTS_CFG.format(root=ROOT))
-        one_run(project_cfg, "warm-up")  # fills the fact cache as a previous run would have
-        times: dict[str, list[float]] = {"project": [], "defaults": []}
+        configs = {
+            "defaults": (defaults_cfg, {}),
+            "project": (project_cfg, {"ANSIBLE_STRATEGY": "linear"}),
+            "mitogen": (project_cfg, {}),
+        }
+        one_run(project_cfg, "warm-up", {})  # fills the fact cache as a previous run would have
+        times: dict[str, list[float]] = {label: [] for label in configs}
         for i in range(args.rounds):
-            for label, cfg in (("project", project_cfg), ("defaults", defaults_cfg)):
-                times[label].append(one_run(cfg, label))
-                print(f"round {i + 1}: {label:<8} {times[label][-1]:6.1f} s", flush=True)
-    project, defaults = statistics.median(times["project"]), statistics.median(times["defaults"])
-    print(f"\nmedian no-op site.yml on the sandbox: project ansible.cfg {project:.1f} s, "
-          f"Ansible defaults {defaults:.1f} s, ratio defaults/project = {defaults / project:.2f}")
+            for label, (cfg, extra_env) in configs.items():
+                seconds, tasks = one_run(cfg, label, extra_env)
+                times[label].append(seconds)
+                print(f"round {i + 1}: {label:<8} {seconds:6.1f} s  {tasks} task results  "
+                      f"{tasks / seconds:5.2f} per second", flush=True)
+    medians = {label: statistics.median(values) for label, values in times.items()}
+    print("\nmedian no-op site.yml on the sandbox:")
+    for label, median in medians.items():
+        print(f"  {label:<8} {median:6.1f} s  defaults/{label} = {medians['defaults'] / median:.2f}")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

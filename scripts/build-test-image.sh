@@ -10,8 +10,12 @@
 #   FORCE=1 scripts/build-test-image.sh    # rebuild even if present
 set -euo pipefail
 
-IMAGE="${TEST_IMAGE:-paas-test/debian12-systemd:bookworm}"
-DEFAULT_IMAGE="paas-test/debian12-systemd:bookworm"
+# The image's name and tag are written once, in .config/test-host.yml; the tag
+# changes whenever this script changes what goes into the image, so a machine
+# that still has the previous image builds the new one.
+DEFAULT_IMAGE=$(sed -n "s/^test_host_image:.* or '\([^']*\)'.*/\1/p" "$(dirname "$0")/../.config/test-host.yml")
+[ -n "$DEFAULT_IMAGE" ] || { echo "build-test-image: cannot read test_host_image from .config/test-host.yml" >&2; exit 1; }
+IMAGE="${TEST_IMAGE:-$DEFAULT_IMAGE}"
 
 die() { echo "build-test-image: $*" >&2; exit 1; }
 
@@ -81,6 +85,9 @@ ExecStart=/usr/bin/ssh-keygen -A
 WantedBy=multi-user.target
 UNIT
 ln -s /etc/systemd/system/ssh-hostkeys.service "$ROOTFS/etc/systemd/system/multi-user.target.wants/ssh-hostkeys.service"
+
+# No dpkg speed-ups (force-unsafe-io, predownloaded archives): measured with
+# benchmarks/test_image_apt.py, they save nothing here (docs/benchmarks.md).
 
 # A container has no consoles or kernel filesystems to manage.
 for unit in getty.target console-getty.service systemd-remount-fs.service \

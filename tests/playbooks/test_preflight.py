@@ -32,8 +32,8 @@ def test_unfilled_inventory_stops_site_before_any_host(inventory):
     assert "hardening_firewall_ssh_sources is still a placeholder" in out
     # No play after the preflight started, no host was contacted.
     assert "PLAY [Infrastructure" not in out
-    recap = out.split("PLAY RECAP", 1)[1]
-    assert [line.split()[0] for line in recap.strip().splitlines() if ":" in line] == ["localhost"]
+    recap = result.stdout.split("PLAY RECAP", 1)[1]
+    assert [line.split()[0] for line in recap.strip().splitlines() if " : ok=" in line] == ["localhost"]
 
 
 def test_every_inventory_has_the_same_function_groups():

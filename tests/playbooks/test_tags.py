@@ -1,0 +1,87 @@
+"""Every tag a role's tasks/main.yml puts on a concern reaches every task of that concern.
+
+`include_tasks` does not pass tags on to the tasks it includes, so a concern
+reached through it is silently skipped by `--tags <concern>`. Ansible's own
+task list (`ansible-playbook --list-tasks`, no host contacted) shows each
+task with the tags it will run under; this test reads each concern's task
+files (following `import_tasks`) and checks every task is listed with the
+tags its concern promises.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "tasks" / "main.yml").is_file())
+IMPORT = "ansible.builtin.import_tasks"
+INCLUDE = "ansible.builtin.include_tasks"
+
+
+def tasks_in(path: Path) -> list[str]:
+    """Names of the tasks a task file runs, following import_tasks and include_tasks of a fixed file."""
+    names: list[str] = []
+    for task in yaml.safe_load(path.read_text()) or []:
+        nested = task.get(IMPORT) or task.get(INCLUDE)
+        if nested and "{{" not in nested:
+            names += tasks_in(path.parent / nested)
+        elif "block" in task:  # --list-tasks shows a block's tasks, not its rescue or always parts
+            names += [t["name"] for t in task["block"] if "name" in t]
+        else:
+            names.append(task["name"])
+    return names
+
+
+def listed_tags(roles: Path, role: str, tmp_path: Path) -> dict[str, set[str]]:
+    """Task name -> tags, as `ansible-playbook --list-tasks` shows them for a play applying the role."""
+    play = tmp_path / "play.yml"
+    play.write_text(f"- hosts: localhost\n  gather_facts: false\n  roles: [{role}]\n")
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_ROLES_PATH=str(roles))
+    out = subprocess.run(["ansible-playbook", "-i", "localhost,", str(play), "--list-tasks"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    listed: dict[str, set[str]] = {}
+    for line in out.splitlines():
+        match = re.match(rf"\s+{role} : (.*)\tTAGS: \[(.*)\]$", line)
+        if match:
+            listed.setdefault(match[1], set()).update(t.strip() for t in match[2].split(",") if t.strip())
+    return listed
+
+
+def tasks_missing_tags(roles: Path, role: str, tmp_path: Path) -> list[str]:
+    """Tasks of a concern that `--tags <concern tag>` would not run, one line each."""
+    main = roles / role / "tasks" / "main.yml"
+    listed = listed_tags(roles, role, tmp_path)
+    missing = []
+    for concern in yaml.safe_load(main.read_text()):
+        tags = set(concern.get("tags", [])) - {"always"}
+        if IMPORT not in concern or not tags:
+            continue
+        for name in tasks_in(main.parent / concern[IMPORT]):
+            if not tags <= listed.get(name, set()):
+                missing.append(f"{concern[IMPORT]}: '{name}' lacks {sorted(tags - listed.get(name, set()))}")
+    return missing
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_concern_tag_reaches_every_task_of_the_concern(role, tmp_path):
+    missing = tasks_missing_tags(ROOT / "roles", role, tmp_path)
+    assert not missing, "\n".join(missing)
+
+
+def test_the_check_sees_a_concern_reached_through_include_tasks(tmp_path):
+    """The check above can fail: a task reached through include_tasks loses its concern's tags."""
+    tasks = tmp_path / "roles" / "probe" / "tasks"
+    tasks.mkdir(parents=True)
+    (tasks / "main.yml").write_text(f"- name: Concern\n  {IMPORT}: concern.yml\n  tags: [probe, probe_concern]\n")
+    (tasks / "inner.yml").write_text("- name: Inner task\n  ansible.builtin.debug:\n    msg: inner\n")
+    (tasks / "concern.yml").write_text(f"- name: Inner file\n  {INCLUDE}: inner.yml\n")
+    assert tasks_missing_tags(tmp_path / "roles", "probe", tmp_path) == [
+        "concern.yml: 'Inner task' lacks ['probe', 'probe_concern']"]
+    (tasks / "concern.yml").write_text(f"- name: Inner file\n  {IMPORT}: inner.yml\n")
+    assert tasks_missing_tags(tmp_path / "roles", "probe", tmp_path) == []

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run every test suite of the project and print one summary (called by `make test` and .ci/run).
 
-Suites, in order: lint (yamllint, ansible-lint, ruff, doc paths), argspecs (argument_specs vs
+Suites, in order: lint (yamllint, ansible-lint, ruff, doc paths, tags), argspecs (argument_specs vs
 defaults), unit (pytest: filter plugins and playbook preflights), molecule (every
 scenario under roles/*/molecule/ and molecule/), sandbox (the whole topology:
 bring-up, site.yml twice with changed=0 the second time, behaviour tests).
@@ -130,6 +130,7 @@ def suite_lint() -> list[Step]:
         command_step("lint/ansible-lint", ["ansible-lint", "--offline"]),
         command_step("lint/ruff", ["ruff", "check", "."]),
         command_step("lint/doc-paths", [str(VENV_BIN / "python"), "scripts/check-doc-paths.py"]),
+        command_step("lint/tags", [str(VENV_BIN / "python"), "scripts/check-tags.py"]),
     ]
 
 

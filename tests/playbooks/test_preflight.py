@@ -315,3 +315,20 @@ def test_the_sandbox_vault_is_encrypted_and_passes_that_check():
     checked = out.split("TASK [Stop while a vault file is in plain text]", 1)
     assert len(checked) == 2, out[-2000:]
     assert checked[1].split("TASK [", 1)[0].lstrip("* \n").startswith("ok: [localhost]"), checked[1][:2000]
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({}, "pgbackrest_repository_host is empty"),
+        ({"pgbackrest_repository_host": "localhost"}, "pgbackrest_database_hosts is empty"),
+        ({"pgbackrest_repository_host": "localhost", "pgbackrest_database_hosts": ["db1"]},
+         "db1 not in this play: the role sets up both sides together"),
+        ({"pgbackrest_repository_host": "localhost", "pgbackrest_database_hosts": ["localhost"]},
+         "is also in pgbackrest_database_hosts"),
+        ({"pgbackrest_retention_full": 0}, "pgbackrest_retention_full must be a whole number of at least 1"),
+        ({"pgbackrest_compress_type": "xz"}, "pgbackrest_compress_type"),
+    ],
+)
+def test_bad_input_to_pgbackrest_is_refused_naming_the_variable(variables, named):
+    assert_refused("pgbackrest", variables, named)

@@ -1,0 +1,129 @@
+"""pgBackRest: WAL archived from the primary to the backup host, backups taken there on schedule,
+and a point-in-time restore that brings back what was committed before the target and nothing
+after it.
+
+The tests run in file order on the converged pair (pg-primary, backup-host).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+from paas_testlib import journal_on_failure, wait_for
+
+testinfra_hosts = ["ansible://backup-host"]
+
+STANZA = "main"
+SCRATCH = "/srv/pitr"
+SCRATCH_PORT = 5499
+# pg_controldata's labels for the settings a recovering server needs at least as high as the primary's.
+CONTROL_SETTINGS = {"max_connections": "max_connections", "max_worker_processes": "max_worker_processes",
+                    "max_wal_senders": "max_wal_senders", "max_prepared_xacts": "max_prepared_transactions",
+                    "max_locks_per_xact": "max_locks_per_transaction"}
+
+
+@pytest.fixture(scope="module")
+def primary(host):
+    return host.get_host("ansible://pg-primary", ansible_inventory=host.backend.ansible_inventory)
+
+
+def pgbackrest(host, *args: str):
+    return host.run(f"runuser -u pgbackrest -- pgbackrest --stanza={STANZA} {' '.join(args)}")
+
+
+def info(host) -> dict:
+    result = pgbackrest(host, "--output=json", "info")
+    assert result.rc == 0, result.stderr
+    return json.loads(result.stdout)[0]
+
+
+def backups(host, kind: str) -> list:
+    return [b for b in info(host).get("backup", []) if b["type"] == kind]
+
+
+def sql(node, statement: str, db: str = "app_production") -> str:
+    result = node.run(f"runuser -u postgres -- psql -X -A -t -d {db} -c \"{statement}\"")
+    assert result.rc == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_stanza_is_ok_and_the_first_full_backup_completes(host):
+    # The converge started it in the background; a small database takes seconds.
+    assert wait_for(lambda: len(backups(host, "full")) >= 1, timeout=180, interval=3), info(host)["status"]
+    assert info(host)["status"]["code"] == 0
+
+
+def test_wal_is_archived_end_to_end(host):
+    result = pgbackrest(host, "check")
+    assert result.rc == 0, result.stderr
+
+
+def test_timers_schedule_the_full_and_differential_backups_and_the_check(host):
+    for timer in ("pgbackrest-backup-full", "pgbackrest-backup-diff", "pgbackrest-check"):
+        assert host.service(f"{timer}.timer").is_enabled, timer
+        assert host.service(f"{timer}.timer").is_running, timer
+    listed = host.check_output("systemctl show -p Unit --value pgbackrest-backup-diff.timer")
+    assert listed == "pgbackrest-backup@diff.service"
+
+
+def test_the_differential_backup_unit_takes_a_backup(host):
+    with journal_on_failure(host, "pgbackrest-backup@diff"):
+        assert host.run("systemctl start pgbackrest-backup@diff.service").rc == 0
+    assert len(backups(host, "diff")) >= 1
+
+
+def test_only_the_backup_host_and_the_primary_trust_each_other(host, primary):
+    keys = primary.file("/var/lib/postgresql/.ssh/authorized_keys").content_string
+    assert keys.count("ssh-ed25519") == 1
+    assert 'from="10.86.0.17"' in keys and "no-pty" in keys
+    keys = host.file("/var/lib/pgbackrest/.ssh/authorized_keys").content_string
+    assert keys.count("ssh-ed25519") == 1
+    assert 'from="10.86.0.11"' in keys
+
+
+def test_point_in_time_restore_brings_back_only_what_was_committed_before_the_target(host, primary):
+    sql(primary, "CREATE TABLE IF NOT EXISTS drill (v text NOT NULL)")
+    run = uuid.uuid4().hex[:8]  # rows of this run only, whatever an earlier run left
+    sql(primary, f"INSERT INTO drill VALUES ('before-{run}')")
+    time.sleep(1)
+    target = sql(primary, "SELECT clock_timestamp()")
+    time.sleep(1)
+    sql(primary, f"INSERT INTO drill VALUES ('after-{run}')")
+    # `check` switches to a new WAL segment and waits until it is in the repository,
+    # so both inserts are archived.
+    assert pgbackrest(host, "check").rc == 0
+
+    # A scratch configuration: the repository is local, the cluster is the scratch directory.
+    host.run(f"rm -rf {SCRATCH} {SCRATCH}.conf && install -d -o pgbackrest -g pgbackrest -m 0700 {SCRATCH}")
+    host.run(f"printf '[global]\\nrepo1-path=/var/lib/pgbackrest\\n[{STANZA}]\\npg1-path={SCRATCH}\\n' "
+             f"> {SCRATCH}.conf && chown pgbackrest {SCRATCH}.conf")
+    restore = host.run(f"runuser -u pgbackrest -- pgbackrest --config={SCRATCH}.conf --stanza={STANZA} "
+                       f"--type=time '--target={target}' --target-action=promote restore")
+    assert restore.rc == 0, restore.stderr
+    # Debian keeps the cluster's configuration outside the data directory: a minimal one here,
+    # with the settings recovery needs at least as high as on the primary (from pg_controldata).
+    control = host.check_output(f"runuser -u pgbackrest -- /usr/lib/postgresql/15/bin/pg_controldata {SCRATCH}")
+    conf = [f"port = {SCRATCH_PORT}", "listen_addresses = ''", f"unix_socket_directories = '{SCRATCH}'",
+            "archive_mode = off"]
+    for line in control.splitlines():
+        label, _, value = line.partition(" setting:")
+        if label in CONTROL_SETTINGS:
+            conf.append(f"{CONTROL_SETTINGS[label]} = {value.strip()}")
+    for name, text in (("postgresql.conf", "\n".join(conf)), ("pg_hba.conf", "local all all trust"),
+                       ("pg_ident.conf", "")):
+        host.run(f"printf '%s\\n' \"{text}\" > {SCRATCH}/{name} && chown pgbackrest {SCRATCH}/{name}")
+    start = host.run(f"runuser -u pgbackrest -- /usr/lib/postgresql/15/bin/pg_ctl -D {SCRATCH} "
+                     f"-l {SCRATCH}/pg_ctl.log -w -t 120 start")
+    try:
+        assert start.rc == 0, host.run(f"tail -n 30 {SCRATCH}/pg_ctl.log").stdout
+        psql = f"runuser -u pgbackrest -- psql -X -A -t -h {SCRATCH} -p {SCRATCH_PORT} -U postgres -d app_production -c"
+        assert wait_for(lambda: host.run(f"{psql} 'SELECT pg_is_in_recovery()'").stdout.strip() == "f",
+                        timeout=120, interval=2), host.run(f"tail -n 30 {SCRATCH}/pg_ctl.log").stdout
+        rows = host.check_output(f"{psql} \"SELECT string_agg(v, ',' ORDER BY v) FROM drill WHERE v LIKE '%-{run}'\"")
+        assert rows == f"before-{run}"
+    finally:
+        host.run(f"runuser -u pgbackrest -- /usr/lib/postgresql/15/bin/pg_ctl -D {SCRATCH} -m immediate stop")
+        host.run(f"rm -rf {SCRATCH} {SCRATCH}.conf")

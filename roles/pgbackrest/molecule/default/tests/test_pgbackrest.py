@@ -2,7 +2,7 @@
 and a point-in-time restore that brings back what was committed before the target and nothing
 after it.
 
-The tests run in file order on the converged pair (pg-primary, backup-host).
+The tests run in file order on the converged pair (pgbackrest-db, pgbackrest-repo).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import uuid
 import pytest
 from paas_testlib import journal_on_failure, wait_for
 
-testinfra_hosts = ["ansible://backup-host"]
+testinfra_hosts = ["ansible://pgbackrest-repo"]
 
 STANZA = "main"
 SCRATCH = "/srv/pitr"
@@ -27,7 +27,7 @@ CONTROL_SETTINGS = {"max_connections": "max_connections", "max_worker_processes"
 
 @pytest.fixture(scope="module")
 def primary(host):
-    return host.get_host("ansible://pg-primary", ansible_inventory=host.backend.ansible_inventory)
+    return host.get_host("ansible://pgbackrest-db", ansible_inventory=host.backend.ansible_inventory)
 
 
 def pgbackrest(host, *args: str):

@@ -6,6 +6,7 @@ Everything here is bounded: waits take a timeout, SSH takes a connect timeout.
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import subprocess
@@ -173,3 +174,12 @@ def inventory_host(inventory: str, host: str) -> dict:
     out = subprocess.run(["ansible-inventory", "-i", inventory, "--host", host], cwd=ROOT, check=True,
                          capture_output=True, text=True, timeout=60).stdout
     return json.loads(out)
+
+
+def load_script(path: str):
+    """A repository script (e.g. scripts/check-tags.py, whose name is no module name) loaded as a module."""
+    spec = importlib.util.spec_from_file_location(os.path.basename(path).removesuffix(".py").replace("-", "_"),
+                                                  os.path.join(ROOT, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("check_tags", ROOT / "scripts" / "check-tags.py")
-check = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(check)
+from paas_testlib import load_script
+
+check = load_script("scripts/check-tags.py")
 
 
 def make_role(tmp_path: Path, main: str, handlers: str = "", readme: str = "") -> Path:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
+from paas_testlib import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("check_doc_paths", ROOT / "scripts" / "check-doc-paths.py")
-check = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(check)
+check = load_script("scripts/check-doc-paths.py")
 
 
 def test_paths_are_found_in_prose_and_comments():

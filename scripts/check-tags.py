@@ -25,7 +25,11 @@ IMPORT = "ansible.builtin.import_tasks"
 
 
 def notified_topics(role: Path) -> set[str]:
-    """Every handler name or topic notified by a task of the role."""
+    """Every handler name or topic notified by a task of the role.
+
+    A handler handed to an imported role counts too: a `vars` entry named
+    `*_notify` (internal_ca's certificate entry point notifies the caller's handler).
+    """
     found: set[str] = set()
 
     def walk(node) -> None:
@@ -35,6 +39,9 @@ def notified_topics(role: Path) -> set[str]:
                 found.add(notify)
             elif isinstance(notify, list):
                 found.update(n for n in notify if isinstance(n, str))
+            passed = node.get("vars")
+            if isinstance(passed, dict):
+                found.update(v for k, v in passed.items() if k.endswith("_notify") and isinstance(v, str))
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):

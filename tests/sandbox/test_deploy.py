@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from paas_testlib import inventory_host, run_playbook, wait_for
+from paas_testlib import inventory_host, inventory_vault, run_playbook, ssh, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "reports" / "deploys.jsonl"
@@ -150,3 +150,24 @@ def test_a_version_missing_from_the_registry_is_refused_before_any_change(v1):
     assert "version no-such-version of" in result.stdout and "is not in the registry" in result.stdout
     assert "TASK [Kamal deploy" not in result.stdout
     assert served_version() == v1
+
+
+def test_the_app_reaches_pgbouncer_over_tls_it_verifies(v1):
+    # DATABASE_URL asks libpq for sslmode=verify-full against the internal CA (mounted into the app's
+    # containers): the app serving at all shows the verification passed; pgbouncer shows the sessions.
+    assert curl("/portfolios")[0] == 200   # reads the database: the web container holds a connection
+    db1 = inventory_host("inventories/sandbox", "db1")
+    apps = {inventory_host("inventories/sandbox", name)["private_ip"] for name in ("app1", "app2")}
+    password = inventory_vault("inventories/sandbox")["vault_pgbouncer_stats_password"]
+    query = ("read -r PGPASSWORD && export PGPASSWORD && psql -X -A -F '|' "
+             f"'host={db1['private_ip']} port=6432 dbname=pgbouncer user=pgbouncer_stats connect_timeout=5' "
+             "-c 'SHOW CLIENTS'")
+    result = ssh(db1["ansible_host"], "debian", str(ROOT / ".sandbox" / "ansible_ed25519"), query,
+                 stdin=password + "\n")
+    assert result.returncode == 0, result.stderr
+    header, *rows = result.stdout.strip().splitlines()
+    columns = header.split("|")
+    clients = [dict(zip(columns, row.split("|"), strict=False)) for row in rows if "|" in row]
+    from_apps = [c for c in clients if c.get("addr") in apps and c.get("user") == "portfolio"]
+    assert from_apps, clients
+    assert all(c["tls"].startswith("TLSv1.3") for c in from_apps), from_apps

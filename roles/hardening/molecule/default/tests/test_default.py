@@ -277,6 +277,27 @@ def test_messages_logged_while_the_log_host_is_down_arrive_when_it_is_back(host,
         host.run("journalctl -u rsyslog -n 20 --no-pager").stdout
 
 
+def test_the_log_host_proves_its_name_with_a_certificate_from_the_internal_ca(host):
+    # What the sender's rsyslog checks (x509/name): the chain to the internal CA and the log host's name.
+    result = host.run(f"timeout 10 openssl s_client -connect {container_ip(LOGHOST)}:514 "
+                      "-CAfile /etc/ssl/rsyslog/ca.crt -verify_hostname hardening-loghost -verify_return_error "
+                      "-cert /etc/ssl/rsyslog/rsyslog.crt -key /etc/ssl/rsyslog/rsyslog.key < /dev/null")
+    assert "Verify return code: 0 (ok)" in result.stdout, result.stdout + result.stderr
+
+
+def test_the_log_host_drops_senders_without_a_certificate_from_the_internal_ca(host, loghost):
+    loghost_ip = container_ip(LOGHOST)
+    plain, foreign = (f"paas-logtest-{kind}-{uuid.uuid4().hex}" for kind in ("plain", "foreign"))
+    host.run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+             "-subj /CN=intruder -keyout /tmp/intruder.key -out /tmp/intruder.crt")
+    # Plain TCP, then TLS with a certificate the internal CA did not sign.
+    host.run(f"timeout 5 bash -c 'printf \"<13>1 - intruder paas-logtest - - - {plain}\\n\" "
+             f"> /dev/tcp/{loghost_ip}/514'")
+    host.run(f"printf '<13>1 - intruder paas-logtest - - - {foreign}\\n' | timeout 5 openssl s_client -quiet "
+             f"-connect {loghost_ip}:514 -cert /tmp/intruder.crt -key /tmp/intruder.key")
+    assert not wait_for(lambda: received(loghost, plain) or received(loghost, foreign), timeout=8)
+
+
 def test_only_the_inventorys_hosts_reach_the_log_host(host, attacker):
     loghost_ip = container_ip(LOGHOST)
     assert connect_from(host, loghost_ip, 514) == "open"

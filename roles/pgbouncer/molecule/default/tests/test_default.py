@@ -14,10 +14,10 @@ def address(host):
     return host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]["ansible_default_ipv4"]["address"]
 
 
-def psql(host, address, sql, user="app", db="app_production", secret=None):
+def psql(host, address, sql, user="app", db="app_production", secret=None, options=""):
     """Run SQL through pgbouncer (port 6432) as a client on the network would."""
     password = PASSWORDS.get(user, "") if secret is None else secret
-    conninfo = f"host={address} port=6432 dbname={db} user={user} connect_timeout=5"
+    conninfo = f"host={address} port=6432 dbname={db} user={user} connect_timeout=5 {options}"
     return host.run(f"PGPASSWORD='{password}' psql -X -A -t -v ON_ERROR_STOP=1 '{conninfo}' -c \"{sql}\"")
 
 
@@ -70,3 +70,23 @@ def test_reload_keeps_connected_clients(host, address):
     host.run("timeout 15 sh -c 'until [ $(wc -l < /root/reload-client.out) -ge 4 ]; do sleep 0.5; done'")
     lines = host.file("/root/reload-client.out").content_string.split()
     assert lines[0] == "1" and lines[-2:] == ["2", "0"], lines
+
+
+def test_a_client_verifies_pgbouncers_certificate(host, address):
+    # The internal CA's certificate, by the address the app uses: the session is encrypted.
+    result = psql(host, address, "\\conninfo", options="sslmode=verify-full sslrootcert=/etc/pgbouncer/tls/ca.crt")
+    assert result.rc == 0, result.stderr
+    assert "SSL connection (protocol: TLSv1.3" in result.stdout
+
+
+def test_a_certificate_from_another_ca_is_not_accepted(host, address):
+    result = psql(host, address, "SELECT 1",
+                  options="sslmode=verify-full sslrootcert=/etc/ssl/certs/ssl-cert-snakeoil.pem")
+    assert result.rc != 0
+    assert "certificate verify failed" in result.stderr
+
+
+def test_a_client_without_tls_is_refused(host, address):
+    result = psql(host, address, "SELECT 1", options="sslmode=disable")
+    assert result.rc != 0
+    assert "SSL required" in result.stderr

@@ -128,6 +128,21 @@ def test_the_replica_has_the_primarys_checksums_and_roles(replica):
     assert sql(replica, "SELECT count(*) FROM pg_roles WHERE rolname = 'app'", db="postgres").stdout.strip() == "1"
 
 
+def test_the_replica_verifies_the_primarys_certificate(host, replica):
+    # The stream is encrypted, and the replica checked the primary's certificate (internal CA, by address).
+    encrypted = sql(host, "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_replication r USING (pid)", db="postgres")
+    assert encrypted.stdout.strip() == "t", encrypted.stderr
+    conninfo = sql(replica, "SELECT conninfo FROM pg_stat_wal_receiver", db="postgres").stdout
+    assert "sslmode=verify-full" in conninfo and "sslrootcert=/etc/postgresql/15/main/root.crt" in conninfo
+
+
+def test_a_client_trusting_another_ca_is_refused_the_primarys_certificate(replica):
+    out = replica.run(f"psql -X 'host={PRIMARY_IP} dbname=postgres user=app connect_timeout=5 sslmode=verify-full "
+                      "sslrootcert=/etc/ssl/certs/ssl-cert-snakeoil.pem' -c 'SELECT 1'")
+    assert out.rc != 0
+    assert "certificate verify failed" in out.stderr
+
+
 # --- failover and rejoin (these change the topology: keep them last) ---------------------------
 
 def test_pgbouncer_serves_the_app_from_the_primary(host):

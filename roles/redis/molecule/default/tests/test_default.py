@@ -121,6 +121,15 @@ def test_a_tls_instance_answers_over_tls_only(host):
     assert "NOAUTH" in anonymous.stdout + anonymous.stderr
 
 
+def test_a_client_trusting_another_ca_is_refused_the_certificate(host):
+    # The certificate is the internal CA's: a client checking against any other CA does not connect.
+    host.run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+             "-subj /CN=other-ca -keyout /tmp/other-ca.key -out /tmp/other-ca.crt")
+    refused = cli(host, TLS, "--tls --cacert /tmp/other-ca.crt PING")
+    assert refused.stdout.strip() != "PONG"
+    assert "certificate verify failed" in refused.stdout + refused.stderr
+
+
 def test_the_app_may_not_publish_on_sentinels_channel(host):
     # A client publishing on __sentinel__:hello could feed the Sentinels a false primary.
     refused = cli(host, CACHE, "PUBLISH __sentinel__:hello 10.0.0.66,26379,x,0,paas-cache,10.0.0.66,6379,0")

@@ -117,6 +117,7 @@ POSTGRESQL_OK = {
     "postgresql_users": [{"name": "app", "password": "x"}],
     "postgresql_databases": [{"name": "app_production", "owner": "app"}],
     "postgresql_hba_entries": [{"database": "app_production", "user": "app", "address": "10.0.0.12"}],
+    "internal_ca_passphrase": "a-test-passphrase-for-the-ca",
 }
 
 
@@ -139,11 +140,22 @@ def test_valid_input_passes_the_postgresql_role_checks():
         ({"postgresql_settings": {"max_connections": 50}, "postgresql_pooled_connections": 60},
          "postgresql_pooled_connections (60) exceeds"),
         ({"postgresql_tuning_profile": "desktop"}, "postgresql_tuning_profile"),
-        ({"postgresql_ssl_cert": "PEM"}, "give both or neither"),
+        ({"postgresql_replication_role": "replica", "postgresql_primary_host": "10.0.0.1",
+          "postgresql_replication_password": "x", "postgresql_ssl_enabled": False}, "it needs postgresql_ssl_enabled"),
     ],
 )
 def test_bad_input_to_postgresql_is_refused_naming_the_variable(variables, named):
     assert_refused("postgresql", POSTGRESQL_OK | variables, named)
+
+
+@pytest.mark.parametrize("passphrase", ["", "fifteen-chars.."])
+def test_a_short_internal_ca_passphrase_is_refused(passphrase):
+    assert_refused("internal_ca", {"internal_ca_passphrase": passphrase}, "needs at least 16 characters")
+
+
+def test_a_long_enough_internal_ca_passphrase_passes():
+    result = probe("internal_ca", internal_ca_passphrase="sixteen-chars..!")  # noqa: S106 (a test value)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(

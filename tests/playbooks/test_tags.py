@@ -22,34 +22,40 @@ ROOT = Path(__file__).resolve().parents[2]
 ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "tasks" / "main.yml").is_file())
 IMPORT = "ansible.builtin.import_tasks"
 INCLUDE = "ansible.builtin.include_tasks"
+IMPORT_ROLE = "ansible.builtin.import_role"
 
 
-def tasks_in(path: Path) -> list[str]:
-    """Names of the tasks a task file runs, following import_tasks and include_tasks of a fixed file."""
-    names: list[str] = []
+def tasks_in(path: Path, role: str) -> list[tuple[str, str]]:
+    """(role, name) of the tasks a task file runs, following import_tasks and include_tasks of a fixed
+    file, and import_role of another role's tasks_from (internal_ca's certificate entry point)."""
+    names: list[tuple[str, str]] = []
     for task in yaml.safe_load(path.read_text()) or []:
         nested = task.get(IMPORT) or task.get(INCLUDE)
+        imported = task.get(IMPORT_ROLE)
         if nested and "{{" not in nested:
-            names += tasks_in(path.parent / nested)
+            names += tasks_in(path.parent / nested, role)
+        elif imported:
+            other = imported["name"]
+            names += tasks_in(path.parents[2] / other / "tasks" / imported.get("tasks_from", "main.yml"), other)
         elif "block" in task:  # --list-tasks shows a block's tasks, not its rescue or always parts
-            names += [t["name"] for t in task["block"] if "name" in t]
+            names += [(role, t["name"]) for t in task["block"] if "name" in t]
         else:
-            names.append(task["name"])
+            names.append((role, task["name"]))
     return names
 
 
-def listed_tags(roles: Path, role: str, tmp_path: Path) -> dict[str, set[str]]:
-    """Task name -> tags, as `ansible-playbook --list-tasks` shows them for a play applying the role."""
+def listed_tags(roles: Path, role: str, tmp_path: Path) -> dict[tuple[str, str], set[str]]:
+    """(role, task name) -> tags, as `ansible-playbook --list-tasks` shows them for a play applying the role."""
     play = tmp_path / "play.yml"
     play.write_text(f"- hosts: localhost\n  gather_facts: false\n  roles: [{role}]\n")
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_ROLES_PATH=str(roles))
     out = subprocess.run(["ansible-playbook", "-i", "localhost,", str(play), "--list-tasks"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=120, check=True).stdout
-    listed: dict[str, set[str]] = {}
+    listed: dict[tuple[str, str], set[str]] = {}
     for line in out.splitlines():
-        match = re.match(rf"\s+{role} : (.*)\tTAGS: \[(.*)\]$", line)
+        match = re.match(r"\s+(\S+) : (.*)\tTAGS: \[(.*)\]$", line)
         if match:
-            listed.setdefault(match[1], set()).update(t.strip() for t in match[2].split(",") if t.strip())
+            listed.setdefault((match[1], match[2]), set()).update(t.strip() for t in match[3].split(",") if t.strip())
     return listed
 
 
@@ -62,9 +68,9 @@ def tasks_missing_tags(roles: Path, role: str, tmp_path: Path) -> list[str]:
         tags = set(concern.get("tags", [])) - {"always"}
         if IMPORT not in concern or not tags:
             continue
-        for name in tasks_in(main.parent / concern[IMPORT]):
+        for name in tasks_in(main.parent / concern[IMPORT], role):
             if not tags <= listed.get(name, set()):
-                missing.append(f"{concern[IMPORT]}: '{name}' lacks {sorted(tags - listed.get(name, set()))}")
+                missing.append(f"{concern[IMPORT]}: '{name[1]}' lacks {sorted(tags - listed.get(name, set()))}")
     return missing
 
 

@@ -127,7 +127,8 @@ def probe(source: str, target: str, port: int) -> str:
         ("lb1", "app1", 80, "open"),
         ("db1", "app1", 80, "timeout"),
         ("lb1", "app2", 443, "timeout"),
-        ("mon1", "db2", 9100, "refused"),
+        # The node exporter answers the monitoring host only.
+        ("mon1", "db2", 9100, "open"),
         ("app1", "db2", 9100, "timeout"),
         # The central log host takes syslog from the inventory's hosts.
         ("db1", "mon1", 514, "open"),
@@ -135,6 +136,21 @@ def probe(source: str, target: str, port: int) -> str:
 )
 def test_tier_firewall_allows_only_the_inventory_groups(source, target, port, expected):
     assert probe(source, target, port) == expected
+
+
+def test_prometheus_on_the_monitoring_host_scrapes_every_host_by_name():
+    # Prometheus listens on mon1's loopback: ask it there, as an operator's SSH tunnel would.
+    script = ("import json, urllib.request; targets = json.load(urllib.request.urlopen("
+              "'http://127.0.0.1:9090/api/v1/targets', timeout=5))['data']['activeTargets']; "
+              "print(json.dumps({t['labels']['instance']: t['health'] for t in targets "
+              "if t['labels']['job'] == 'node'}))")
+    encoded = base64.b64encode(script.encode()).decode()
+
+    def health() -> dict:
+        out = run_as(group("monitoring")[0], "debian", "ansible_ed25519", f'python3 -c "$(echo {encoded} | base64 -d)"')
+        return json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr}
+
+    assert wait_for(lambda: health() == dict.fromkeys(HOSTS, "up"), timeout=60, interval=5), health()
 
 
 @pytest.mark.parametrize("host", HOSTS[:2])

@@ -1,0 +1,67 @@
+"""Behaviour of the prometheus role: targets scraped by inventory name, rules loaded and promtool-tested."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from paas_testlib import wait_for
+
+testinfra_hosts = ["ansible://prometheus-host"]
+RULE_TESTS = sorted((Path(__file__).parents[1] / "rule_tests").glob("*_test.yml"))
+
+
+def api(host, path: str) -> dict:
+    """GET the Prometheus HTTP API on the host's loopback (where it listens)."""
+    url = f"http://127.0.0.1:9090/api/v1/{path}"
+    script = f"import urllib.request; print(urllib.request.urlopen('{url}', timeout=5).read().decode())"
+    result = host.run(f'python3 -c "{script}"')
+    assert result.rc == 0, result.stderr
+    return json.loads(result.stdout)["data"]
+
+
+def test_every_target_is_scraped_and_named_by_its_inventory_name(host):
+    def healthy() -> dict:
+        targets = api(host, "targets")["activeTargets"]
+        return {(t["labels"]["job"], t["labels"]["instance"]): t["health"] for t in targets}
+
+    wanted = {("node", "prometheus-host"): "up", ("prometheus", "prometheus-host"): "up"}
+    assert wait_for(lambda: healthy() == wanted, timeout=30), healthy()
+
+
+def test_a_node_metric_is_queryable_with_the_environment_label(host):
+    def result() -> list:
+        return api(host, "query?query=node_load1")["result"]
+
+    assert wait_for(result, timeout=30)
+    assert result()[0]["metric"]["instance"] == "prometheus-host"
+    config = api(host, "status/config")["yaml"]
+    assert "environment: molecule" in config
+
+
+def test_the_alert_rules_are_loaded(host):
+    groups = api(host, "rules")["groups"]
+    names = {rule["name"] for group in groups for rule in group["rules"]}
+    assert {"HostDown", "HostDiskAlmostFull", "HostMemoryLow", "HostSystemdUnitFailed"} <= names
+    assert all(group["file"].startswith("/etc/prometheus/rules/") for group in groups)
+
+
+def test_retention_and_listen_address_are_on_the_command_line(host):
+    flags = api(host, "status/flags")
+    assert flags["storage.tsdb.retention.time"] == "2d"
+    assert flags["storage.tsdb.retention.size"] == "1GiB"   # Prometheus reads GB as 2^30 bytes
+    assert flags["web.listen-address"] == "127.0.0.1:9090"
+    assert not host.socket("tcp://0.0.0.0:9090").is_listening
+
+
+@pytest.mark.parametrize("rule_test", RULE_TESTS, ids=lambda p: p.name)
+def test_the_alert_rules_pass_their_promtool_tests(host, rule_test):
+    host.run("mkdir -p /tmp/rule_tests")
+    copied = host.ansible("copy", f"src={rule_test} dest=/tmp/rule_tests/{rule_test.name} mode=0644", become=True,
+                          check=False)
+    assert not copied.get("failed"), copied
+    result = host.run(f"promtool test rules /tmp/rule_tests/{rule_test.name}")
+    assert result.rc == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout + result.stderr
+

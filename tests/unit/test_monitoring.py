@@ -1,0 +1,83 @@
+"""Unit tests for filter_plugins/monitoring.py."""
+
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from monitoring import prometheus_scrape_configs, prometheus_scrape_problems, scrape_jobs_from_groups
+
+GROUPS = {"all": ["db1", "app1", "mon1"], "db_primary": ["db1"], "redis": []}
+HOSTVARS = {"db1": {"private_ip": "10.0.0.13"}, "app1": {"private_ip": "10.0.0.11"},
+            "mon1": {"private_ip": "10.0.0.16"}}
+
+
+def test_each_exporter_becomes_a_job_over_its_groups_hosts_named_by_inventory_name():
+    jobs = scrape_jobs_from_groups({"node": {"group": "all", "port": 9100},
+                                    "postgres": {"group": "db_primary", "port": 9187}}, GROUPS, HOSTVARS)
+    assert jobs == [
+        {"name": "node", "targets": [{"address": "10.0.0.11:9100", "instance": "app1"},
+                                     {"address": "10.0.0.13:9100", "instance": "db1"},
+                                     {"address": "10.0.0.16:9100", "instance": "mon1"}]},
+        {"name": "postgres", "targets": [{"address": "10.0.0.13:9187", "instance": "db1"}]},
+    ]
+
+
+def test_an_exporter_on_an_empty_group_has_no_job_and_options_pass_through():
+    jobs = scrape_jobs_from_groups({"redis": {"group": "redis", "port": 9121},
+                                    "probe": {"group": "db_primary", "port": 9115, "metrics_path": "/probe"}},
+                                   GROUPS, HOSTVARS)
+    assert [j["name"] for j in jobs] == ["probe"]
+    assert jobs[0]["metrics_path"] == "/probe"
+
+
+def test_ipv6_addresses_are_bracketed():
+    jobs = scrape_jobs_from_groups({"node": {"group": "x", "port": 9100}}, {"x": ["h"]},
+                                   {"h": {"private_ip": "fd00::1"}})
+    assert jobs[0]["targets"][0]["address"] == "[fd00::1]:9100"
+
+
+@pytest.mark.parametrize(
+    ("exporters", "hostvars", "named"),
+    [
+        ({"node": {"group": "all"}}, HOSTVARS, "needs a group and a port"),
+        ({"node": {"group": "all", "port": 9100}}, {**HOSTVARS, "app1": {}}, "'app1' has no private_ip"),
+        (["node"], HOSTVARS, "exporters must be a mapping"),
+    ],
+)
+def test_unusable_input_raises_naming_the_problem(exporters, hostvars, named):
+    with pytest.raises(AnsibleFilterError, match=named):
+        scrape_jobs_from_groups(exporters, GROUPS, hostvars)
+
+
+def test_scrape_configs_carry_the_instance_label_per_target():
+    configs = prometheus_scrape_configs([{"name": "node", "scheme": "https",
+                                          "targets": [{"address": "10.0.0.11:9100", "instance": "app1"}]}])
+    assert configs == [{"job_name": "node", "scheme": "https", "static_configs": [
+        {"targets": ["10.0.0.11:9100"], "labels": {"instance": "app1"}}]}]
+
+
+GOOD_JOB = {"name": "node", "targets": [{"address": "10.0.0.11:9100", "instance": "app1"}]}
+
+
+def test_good_jobs_have_no_problems():
+    assert prometheus_scrape_problems([GOOD_JOB, {**GOOD_JOB, "name": "node-2"}]) == []
+    by_name = {**GOOD_JOB, "targets": [{"address": "db1.internal:9187", "instance": "db1"}]}
+    assert prometheus_scrape_problems([by_name]) == []
+
+
+@pytest.mark.parametrize(
+    ("jobs", "named"),
+    [
+        ({"node": {}}, "must be a list"),
+        ([GOOD_JOB, GOOD_JOB], "job name used twice"),
+        ([{**GOOD_JOB, "name": "prometheus"}], "job name used twice"),
+        ([{**GOOD_JOB, "name": "bad name"}], "name must be letters"),
+        ([{**GOOD_JOB, "targets": []}], "targets must be a non-empty list"),
+        ([{**GOOD_JOB, "targets": [{"address": "10.0.0.11", "instance": "app1"}]}], "needs a port"),
+        ([{**GOOD_JOB, "targets": [{"address": "10.0.0.11:9100"}]}], "needs an address (host:port) and an instance"),
+        ([{**GOOD_JOB, "targets": [{"address": "a b:9100", "instance": "x"}]}], "neither an address nor a host name"),
+        ([{**GOOD_JOB, "scheme": "ftp"}], "scheme must be http or https"),
+    ],
+)
+def test_broken_jobs_are_named(jobs, named):
+    assert any(named in problem for problem in prometheus_scrape_problems(jobs)), prometheus_scrape_problems(jobs)

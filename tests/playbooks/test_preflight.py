@@ -320,6 +320,21 @@ def test_a_vault_file_in_plain_text_stops_site_before_any_host(tmp_path):
     assert "PLAY [Infrastructure" not in out
 
 
+def test_a_vault_encrypted_with_the_sandboxs_public_password_stops_site_before_any_host(tmp_path):
+    inventory = tmp_path / "production"
+    subprocess.run(["cp", "-r", str(ROOT / "inventories" / "production"), str(inventory)], check=True)
+    vault = inventory / "group_vars" / "all" / "vault.yml"
+    vault.write_text((inventory / "group_vars" / "all" / "vault.yml.example").read_text())
+    # What `ansible-vault encrypt FILE` does here when no identity is named: ansible.cfg loads the sandbox's.
+    subprocess.run(["ansible-vault", "encrypt", "--encrypt-vault-id", "sandbox", str(vault)], cwd=ROOT, check=True,
+                   capture_output=True, timeout=60)
+    result = playbook("-i", str(inventory), "playbooks/site.yml")
+    out = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert f"Encrypted with the sandbox's public DEMO password: {vault}." in out
+    assert "PLAY [Infrastructure" not in out
+
+
 def test_the_sandbox_vault_is_encrypted_and_passes_that_check():
     # Only the vault check is under test: later preflight steps need the sandbox's keys (sandbox/up.yml).
     result = playbook("-i", "inventories/sandbox", "playbooks/preflight.yml")

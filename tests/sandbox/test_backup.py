@@ -3,6 +3,7 @@ hosts through the hardened SSH, sudo and firewall, and WAL from the primary reac
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -39,3 +40,23 @@ def test_a_differential_backup_runs_from_its_unit():
     result = on_backup_host("sudo -n systemctl start pgbackrest-backup@diff.service")
     assert result.returncode == 0, result.stderr
     assert any(b["type"] == "diff" for b in backups())
+
+
+def test_prometheus_sees_the_newest_backup_and_no_backup_alert_fires():
+    # The unit's metrics (textfile on backup1) reach Prometheus on the monitoring host through the node exporter.
+    monitoring = inventory_host("inventories/sandbox", "mon1")["ansible_host"]
+    newest = max(b["timestamp"]["stop"] for b in backups() if b["type"] == "diff")
+    script = ("import json, urllib.request, urllib.parse; q = urllib.parse.quote("
+              "'pgbackrest_backup_last_completion_timestamp_seconds{type=\"diff\"}'); "
+              "r = json.load(urllib.request.urlopen('http://127.0.0.1:9090/api/v1/query?query=' + q, timeout=5)); "
+              "a = json.load(urllib.request.urlopen('http://127.0.0.1:9090/api/v1/alerts', timeout=5)); "
+              "print(json.dumps({'seen': [float(s['value'][1]) for s in r['data']['result']], "
+              "'alerts': [x['labels']['alertname'] for x in a['data']['alerts']]}))")
+    encoded = base64.b64encode(script.encode()).decode()
+
+    def state() -> dict:
+        out = ssh(monitoring, "debian", KEY, f'python3 -c "$(echo {encoded} | base64 -d)"', timeout=30)
+        return json.loads(out.stdout) if out.returncode == 0 else {"seen": [], "alerts": [], "error": out.stderr}
+
+    assert wait_for(lambda: state()["seen"] == [newest], timeout=90, interval=5), state()
+    assert not {"BackupTooOld", "BackupFailed", "WalArchivingCheckFailed"} & set(state()["alerts"]), state()

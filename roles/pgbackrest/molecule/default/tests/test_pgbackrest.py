@@ -75,6 +75,45 @@ def test_the_differential_backup_unit_takes_a_backup(host):
     assert len(backups(host, "diff")) >= 1
 
 
+METRICS = "/var/lib/prometheus/node-exporter"
+
+
+def textfile(host, name: str) -> dict[str, float]:
+    content = host.file(f"{METRICS}/{name}").content_string
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in content.splitlines() if line and not line.startswith("#")}
+
+
+def test_each_backup_leaves_metrics_of_the_repository_and_its_result(host):
+    # Written by the diff unit's ExecStopPost in the test above, from `pgbackrest info`.
+    newest = backups(host, "diff")[-1]
+    repository = textfile(host, "pgbackrest.prom")
+    labels = f'{{stanza="{STANZA}",type="diff"}}'
+    assert repository[f"pgbackrest_backup_last_completion_timestamp_seconds{labels}"] == newest["timestamp"]["stop"]
+    assert repository[f"pgbackrest_backup_last_database_size_bytes{labels}"] == newest["info"]["size"]
+    assert repository[f'pgbackrest_stanza_status_code{{stanza="{STANZA}"}}'] == 0
+    result = textfile(host, "pgbackrest_unit_backup-diff.prom")
+    assert result[f'pgbackrest_unit_last_run_success{{stanza="{STANZA}",unit="backup-diff"}}'] == 1
+    assert host.file(METRICS).user == "root" and oct(host.file(f"{METRICS}/pgbackrest.prom").mode) == "0o644"
+
+
+def test_a_failed_backup_fails_its_unit_and_its_metric_says_so(host):
+    # An incremental backup with a repository that is not writable fails as a real failure would.
+    directory = f"/var/lib/pgbackrest/backup/{STANZA}"
+    mode = host.check_output(f"stat -c %a {directory}")
+    host.run(f"chmod 0500 {directory}")
+    try:
+        failed = host.run("systemctl start pgbackrest-backup@incr.service")
+    finally:
+        host.run(f"chmod {mode} {directory}")
+    assert failed.rc != 0
+    assert host.run("systemctl is-failed pgbackrest-backup@incr.service").stdout.strip() == "failed"
+    result = textfile(host, "pgbackrest_unit_backup-incr.prom")
+    assert result[f'pgbackrest_unit_last_run_success{{stanza="{STANZA}",unit="backup-incr"}}'] == 0
+    assert "ERROR" in host.run("journalctl -u pgbackrest-backup@incr -n 30 --no-pager").stdout
+    host.run("systemctl reset-failed pgbackrest-backup@incr.service")
+
+
 def test_only_the_backup_host_and_the_primary_trust_each_other(host, primary):
     keys = primary.file("/var/lib/postgresql/.ssh/authorized_keys").content_string
     assert keys.count("ssh-ed25519") == 1

@@ -43,7 +43,8 @@ def test_a_node_metric_is_queryable_with_the_environment_label(host):
 def test_the_alert_rules_are_loaded(host):
     groups = api(host, "rules")["groups"]
     names = {rule["name"] for group in groups for rule in group["rules"]}
-    assert {"HostDown", "HostDiskAlmostFull", "HostMemoryLow", "HostSystemdUnitFailed"} <= names
+    assert {"HostDown", "HostDiskAlmostFull", "HostMemoryLow", "HostSystemdUnitFailed", "BackupTooOld",
+            "BackupFailed", "WalArchivingCheckFailed"} <= names
     assert all(group["file"].startswith("/etc/prometheus/rules/") for group in groups)
 
 

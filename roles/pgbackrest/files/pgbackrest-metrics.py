@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+"""Write pgBackRest's state as Prometheus metrics for the node exporter's textfile collector.
+
+Installed by the pgbackrest role on the repository host and run by systemd after every
+backup and check unit (ExecStopPost, as root: pgBackRest itself runs as the repository user):
+
+    pgbackrest-metrics --stanza main --user pgbackrest --dir /var/lib/prometheus/node-exporter \
+        --unit backup-full --result success
+
+writes two files, each through a temporary file and a rename (a scrape never reads half a file):
+pgbackrest.prom (the repository: newest backup of each type, its duration and sizes) and
+pgbackrest_unit_<unit>.prom (whether that unit's last run succeeded, and when).
+Standard library only; unit tests: tests/unit/test_pgbackrest_metrics.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HELP = {
+    "pgbackrest_info_success": "Whether `pgbackrest info` answered (1) or failed (0).",
+    "pgbackrest_stanza_status_code": "pgBackRest's status code of the stanza (0: ok).",
+    "pgbackrest_backups": "Backups of each type in the repository.",
+    "pgbackrest_backup_last_completion_timestamp_seconds": "When the newest backup of each type finished.",
+    "pgbackrest_backup_last_duration_seconds": "How long the newest backup of each type took.",
+    "pgbackrest_backup_last_database_size_bytes": "Size of the database in the newest backup of each type.",
+    "pgbackrest_backup_last_repository_size_bytes": "Bytes the newest backup of each type added to the repository.",
+    "pgbackrest_unit_last_run_success": "Whether the unit's last run succeeded (1) or failed (0).",
+    "pgbackrest_unit_last_run_timestamp_seconds": "When the unit last ran.",
+}
+
+
+def _labels(**labels: str) -> str:
+    escaped = (f'{k}="{str(v).replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
+               for k, v in labels.items())
+    return "{" + ",".join(escaped) + "}"
+
+
+def _render(samples: list[tuple[str, dict, float]]) -> str:
+    lines, seen = [], set()
+    for name, labels, value in samples:
+        if name not in seen:
+            lines += [f"# HELP {name} {HELP[name]}", f"# TYPE {name} gauge"]
+            seen.add(name)
+        lines.append(f"{name}{_labels(**labels)} {value:g}" if isinstance(value, float)
+                     else f"{name}{_labels(**labels)} {value}")
+    return "\n".join(lines) + "\n"
+
+
+def repository_metrics(info: list | None, stanza: str) -> str:
+    """The repository's state from `pgbackrest --output=json info` (None: the command failed)."""
+    if not info:
+        return _render([("pgbackrest_info_success", {"stanza": stanza}, 0)])
+    entry = next((s for s in info if s.get("name") == stanza), None)
+    if entry is None:
+        return _render([("pgbackrest_info_success", {"stanza": stanza}, 0)])
+    samples: list[tuple[str, dict, float]] = [
+        ("pgbackrest_info_success", {"stanza": stanza}, 1),
+        ("pgbackrest_stanza_status_code", {"stanza": stanza}, int(entry.get("status", {}).get("code", -1))),
+    ]
+    newest: dict[str, dict] = {}
+    counts: dict[str, int] = {}
+    for backup in entry.get("backup", []):
+        kind = backup["type"]
+        counts[kind] = counts.get(kind, 0) + 1
+        if kind not in newest or backup["timestamp"]["stop"] >= newest[kind]["timestamp"]["stop"]:
+            newest[kind] = backup
+    for kind in ("full", "diff", "incr"):
+        samples.append(("pgbackrest_backups", {"stanza": stanza, "type": kind}, counts.get(kind, 0)))
+    for kind, backup in sorted(newest.items()):
+        labels = {"stanza": stanza, "type": kind}
+        stamp = backup["timestamp"]
+        samples += [
+            ("pgbackrest_backup_last_completion_timestamp_seconds", labels, int(stamp["stop"])),
+            ("pgbackrest_backup_last_duration_seconds", labels, int(stamp["stop"]) - int(stamp["start"])),
+            ("pgbackrest_backup_last_database_size_bytes", labels, int(backup.get("info", {}).get("size", 0))),
+            ("pgbackrest_backup_last_repository_size_bytes", labels,
+             int(backup.get("info", {}).get("repository", {}).get("delta", 0))),
+        ]
+    return _render(samples)
+
+
+def unit_metrics(stanza: str, unit: str, result: str, now: float) -> str:
+    """The last run of one unit; systemd passes $SERVICE_RESULT ("success" when it exited 0)."""
+    labels = {"stanza": stanza, "unit": unit}
+    return _render([("pgbackrest_unit_last_run_success", labels, 1 if result == "success" else 0),
+                    ("pgbackrest_unit_last_run_timestamp_seconds", labels, int(now))])
+
+
+def write_atomically(directory: str, name: str, text: str) -> None:
+    """Write name in directory through a temporary file in the same directory and a rename."""
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, os.path.join(directory, name))
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def read_info(stanza: str, user: str) -> list | None:
+    command = ["/usr/bin/pgbackrest", f"--stanza={stanza}", "--output=json", "info"]
+    if os.geteuid() == 0 and user:
+        command = ["runuser", "-u", user, "--", *command]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    if done.returncode != 0:
+        print(f"pgbackrest info failed: {done.stderr.strip()}", file=sys.stderr)
+        return None
+    return json.loads(done.stdout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--stanza", required=True)
+    parser.add_argument("--user", default="pgbackrest", help="the repository user pgBackRest runs as")
+    parser.add_argument("--dir", required=True, help="the node exporter's textfile directory")
+    parser.add_argument("--unit", help="the unit that just ran (backup-full, backup-diff, check)")
+    parser.add_argument("--result", default="", help="systemd's $SERVICE_RESULT for that unit")
+    args = parser.parse_args(argv)
+    if args.unit:
+        write_atomically(args.dir, f"pgbackrest_unit_{args.unit}.prom",
+                         unit_metrics(args.stanza, args.unit, args.result, time.time()))
+    write_atomically(args.dir, "pgbackrest.prom", repository_metrics(read_info(args.stanza, args.user), args.stanza))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

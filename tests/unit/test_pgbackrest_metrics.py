@@ -1,0 +1,77 @@
+"""Unit tests for roles/pgbackrest/files/pgbackrest-metrics.py (the textfile metrics writer)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from paas_testlib import load_script
+
+metrics = load_script("roles/pgbackrest/files/pgbackrest-metrics.py")
+
+
+def backup(kind: str, start: int, stop: int, size: int = 100, delta: int = 10) -> dict:
+    return {"label": f"{kind}-{stop}", "type": kind, "timestamp": {"start": start, "stop": stop},
+            "info": {"size": size, "repository": {"delta": delta}}}
+
+
+INFO = [{"name": "main", "status": {"code": 0, "message": "ok"},
+         "backup": [backup("full", 1000, 1600, 5000, 900), backup("diff", 2000, 2060, 5100, 40),
+                    backup("full", 9000, 9500, 5200, 950), backup("diff", 3000, 3030)]}]
+
+
+def samples(text: str) -> dict[str, float]:
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line and not line.startswith("#")}
+
+
+def test_the_newest_backup_of_each_type_gives_its_time_duration_and_sizes():
+    found = samples(metrics.repository_metrics(INFO, "main"))
+    full, diff = '{stanza="main",type="full"}', '{stanza="main",type="diff"}'
+    assert found[f"pgbackrest_backup_last_completion_timestamp_seconds{full}"] == 9500
+    assert found[f"pgbackrest_backup_last_duration_seconds{full}"] == 500
+    assert found[f"pgbackrest_backup_last_database_size_bytes{full}"] == 5200
+    assert found[f"pgbackrest_backup_last_repository_size_bytes{full}"] == 950
+    assert found[f"pgbackrest_backup_last_completion_timestamp_seconds{diff}"] == 3030
+    assert found[f"pgbackrest_backups{full}"] == 2
+    assert found['pgbackrest_backups{stanza="main",type="incr"}'] == 0
+    assert found['pgbackrest_info_success{stanza="main"}'] == 1
+    assert found['pgbackrest_stanza_status_code{stanza="main"}'] == 0
+
+
+def test_each_metric_is_declared_once_as_a_gauge():
+    text = metrics.repository_metrics(INFO, "main")
+    types = [line for line in text.splitlines() if line.startswith("# TYPE")]
+    assert len(types) == len(set(types)) == 7
+    assert all(line.endswith(" gauge") for line in types)
+
+
+@pytest.mark.parametrize("info", [None, [], [{"name": "other", "backup": []}]])
+def test_an_unanswered_or_foreign_info_says_so(info):
+    assert samples(metrics.repository_metrics(info, "main")) == {'pgbackrest_info_success{stanza="main"}': 0}
+
+
+def test_a_new_stanza_has_no_backups_yet():
+    found = samples(metrics.repository_metrics([{"name": "main", "status": {"code": 2}, "backup": []}], "main"))
+    assert found['pgbackrest_backups{stanza="main",type="full"}'] == 0
+    assert not any("last_completion" in key for key in found)
+
+
+@pytest.mark.parametrize(("result", "success"), [("success", 1), ("exit-code", 0), ("timeout", 0), ("", 0)])
+def test_a_units_result_becomes_success_or_failure(result, success):
+    found = samples(metrics.unit_metrics("main", "backup-diff", result, 1234.5))
+    assert found['pgbackrest_unit_last_run_success{stanza="main",unit="backup-diff"}'] == success
+    assert found['pgbackrest_unit_last_run_timestamp_seconds{stanza="main",unit="backup-diff"}'] == 1234
+
+
+def test_files_are_replaced_whole_and_readable_by_the_exporter(tmp_path):
+    metrics.write_atomically(str(tmp_path), "pgbackrest.prom", "first\n")
+    metrics.write_atomically(str(tmp_path), "pgbackrest.prom", "second\n")
+    assert (tmp_path / "pgbackrest.prom").read_text() == "second\n"
+    assert oct(os.stat(tmp_path / "pgbackrest.prom").st_mode & 0o777) == "0o644"
+    assert sorted(os.listdir(tmp_path)) == ["pgbackrest.prom"]   # no temporary file left behind
+
+
+def test_label_values_are_escaped():
+    text = metrics.unit_metrics('we"ird\\', "check", "success", 1)
+    assert 'stanza="we\\"ird\\\\"' in text

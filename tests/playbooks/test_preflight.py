@@ -359,3 +359,27 @@ def test_the_sandbox_vault_is_encrypted_and_passes_that_check():
 )
 def test_bad_input_to_pgbackrest_is_refused_naming_the_variable(variables, named):
     assert_refused("pgbackrest", variables, named)
+
+
+@pytest.mark.parametrize(
+    ("role", "variables", "named"),
+    [
+        ("node_exporter", {"node_exporter_listen_address": "localhost"}, "is not an IP address"),
+        ("node_exporter", {"node_exporter_collectors_disabled": ["systemd"]}, "both name: systemd"),
+        ("prometheus", {"prometheus_retention_time": "30 days"}, "prometheus_retention_time is not a duration"),
+        ("prometheus", {"prometheus_retention_size": "8 gigs"}, "prometheus_retention_size is not a size"),
+        ("prometheus", {"prometheus_rule_files": ["host", "nope"]}, "no such file in the role: nope"),
+        ("prometheus", {"prometheus_scrape_jobs": [{"name": "node", "targets": [{"address": "10.0.0.1"}]}]},
+         "needs an address (host:port) and an instance"),
+        ("alertmanager", {"alertmanager_webhook_urls": ["ftp://chat.example.com/x"]}, "not http(s) URLs"),
+        ("alertmanager", {"alertmanager_group_wait": "soon"}, "not durations: soon"),
+    ],
+)
+def test_bad_input_to_the_monitoring_roles_is_refused_naming_the_variable(role, variables, named):
+    assert_refused(role, variables, named)
+
+
+@pytest.mark.parametrize("role", ["node_exporter", "prometheus", "alertmanager"])
+def test_the_monitoring_roles_defaults_pass_their_checks(role):
+    result = probe(role)
+    assert result.returncode == 0, result.stdout + result.stderr

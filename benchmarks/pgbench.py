@@ -13,7 +13,10 @@ Every comparison alternates its two sides, round after round, and reports the ra
 2. connect-per-transaction (-C) through pgbouncer vs direct, select-only, 16 clients;
 3. more clients than max_connections (-C): through pgbouncer vs direct, with error counts;
 4. latency: a 9:1 read/write mix through pgbouncer at a steady 100 transactions/s, P50/P95/P99
-   against the brief's database P95 target (100 ms).
+   against the brief's database P95 target (100 ms);
+5. the cost of TLS with certificate verification (internal CA, sslmode=verify-full) through
+   pgbouncer, against its Unix socket (no TLS), select-only, 16 clients: a new connection per
+   transaction (-C: a handshake each time) and kept connections (encryption only).
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ from benchlib import converge, must, run, test_hosts
 TUNED, DEFAULT = "paas-bench-tuned", "paas-bench-default"
 PGBENCH = "/usr/lib/postgresql/15/bin/pgbench"
 ENV = "PGPASSWORD=bench-password PGUSER=app PGHOST=127.0.0.1"
+# TCP to pgbouncer with its certificate verified against the internal CA; the Unix socket has no TLS.
+VERIFY_FULL = "PGSSLMODE=verify-full PGSSLROOTCERT=/etc/pgbouncer/tls/ca.crt"
+SOCKET = "PGHOST=/var/run/postgresql"
 CONNECTION_ERRORS = r"too many clients|could not create connection|connection .* failed"
 
 
@@ -36,9 +42,9 @@ def on(host: str, command: str, timeout: int = 900) -> subprocess.CompletedProce
     return run(["docker", "exec", host, "sh", "-c", command], timeout)
 
 
-def pgbench(host: str, args: str, port: int = 5432, timeout: int = 900) -> dict:
+def pgbench(host: str, args: str, port: int = 5432, timeout: int = 900, env: str = "") -> dict:
     """Run pgbench on the host against itself; TPS, failed transactions and connection errors."""
-    proc = on(host, f"cd /tmp && {ENV} {PGBENCH} -p {port} {args} bench", timeout)
+    proc = on(host, f"cd /tmp && {ENV} {env} {PGBENCH} -p {port} {args} bench", timeout)
     out = proc.stdout + proc.stderr
     tps = re.search(r"^tps = ([\d.]+)", out, re.M)
     failed = re.search(r"number of failed transactions: (\d+)", out)
@@ -100,6 +106,12 @@ def main() -> int:
         overload = alternate(1, {
             "direct": lambda: pgbench(TUNED, f"-C -S -c {clients} -j 2 -T {secs}"),
             "pgbouncer": lambda: pgbench(TUNED, f"-C -S -c {clients} -j 2 -T {secs}", port=6432)})
+        tls_connect = alternate(args.rounds, {
+            "socket, no TLS": lambda: pgbench(TUNED, f"-C -S -c 16 -j 2 -T {secs}", port=6432, env=SOCKET),
+            "TLS verify-full": lambda: pgbench(TUNED, f"-C -S -c 16 -j 2 -T {secs}", port=6432, env=VERIFY_FULL)})
+        tls_kept = alternate(args.rounds, {
+            "socket, no TLS": lambda: pgbench(TUNED, f"-S -c 16 -j 2 -T {secs}", port=6432, env=SOCKET),
+            "TLS verify-full": lambda: pgbench(TUNED, f"-S -c 16 -j 2 -T {secs}", port=6432, env=VERIFY_FULL)})
         on(TUNED, "rm -f /tmp/pgbench_log.*")
         steady = pgbench(TUNED, f"-b select-only@9 -b simple-update@1 -c 8 -j 2 -R 100 -T {secs} -l", port=6432)
         latency = latency_percentiles(TUNED)
@@ -107,7 +119,11 @@ def main() -> int:
     print(f"settings: tuned: {settings[TUNED]}\n          default: {settings[DEFAULT]}")
     print(f"scale {args.scale}, {secs} s per run, {args.rounds} rounds alternating")
     comparisons = (("TPC-B-like, 8 clients", tuning, "debian default", "tuned"),
-                   ("connect per transaction (-C), select-only, 16 clients", connect, "direct", "pgbouncer"))
+                   ("connect per transaction (-C), select-only, 16 clients", connect, "direct", "pgbouncer"),
+                   ("pgbouncer, connect per transaction (-C), select-only, 16 clients", tls_connect,
+                    "socket, no TLS", "TLS verify-full"),
+                   ("pgbouncer, kept connections, select-only, 16 clients", tls_kept,
+                    "socket, no TLS", "TLS verify-full"))
     for title, result, a, b in comparisons:
         print(f"\n{title}")
         for label in (a, b):

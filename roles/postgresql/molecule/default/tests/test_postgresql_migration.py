@@ -1,6 +1,6 @@
 """playbooks/db-migrate-sqlite.yml: a Rails-shaped SQLite database (115,000 rows) moved into PostgreSQL.
 
-Runs after test_default.py (file order) on the same server, into the portfolio_import database.
+Runs after test_postgresql.py (file order) on the same server, into the portfolio_import database.
 """
 
 from __future__ import annotations

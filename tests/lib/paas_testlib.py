@@ -95,6 +95,12 @@ def received_logs_command(program: str, marker: str, directory: str = "/var/log/
     return f"grep -rlF --include={program}.log -- {marker} {directory}"
 
 
+def prometheus_samples(text: str) -> dict[str, float]:
+    """Samples of a Prometheus text exposition (a textfile or a /metrics page): 'name{labels}' -> value."""
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line.strip() and not line.startswith("#")}
+
+
 def python_command(script: str) -> str:
     """Shell command that runs a Python script on a test host with no quoting to get wrong
     (the script travels base64-encoded)."""

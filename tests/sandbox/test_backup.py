@@ -3,11 +3,10 @@ hosts through the hardened SSH, sudo and firewall, and WAL from the primary reac
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
-from paas_testlib import inventory_host, ssh, wait_for
+from paas_testlib import inventory_host, python_command, ssh, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = str(ROOT / ".sandbox" / "ansible_ed25519")
@@ -52,10 +51,9 @@ def test_prometheus_sees_the_newest_backup_and_no_backup_alert_fires():
               "a = json.load(urllib.request.urlopen('http://127.0.0.1:9090/api/v1/alerts', timeout=5)); "
               "print(json.dumps({'seen': [float(s['value'][1]) for s in r['data']['result']], "
               "'alerts': [x['labels']['alertname'] for x in a['data']['alerts']]}))")
-    encoded = base64.b64encode(script.encode()).decode()
 
     def state() -> dict:
-        out = ssh(monitoring, "debian", KEY, f'python3 -c "$(echo {encoded} | base64 -d)"', timeout=30)
+        out = ssh(monitoring, "debian", KEY, python_command(script), timeout=30)
         return json.loads(out.stdout) if out.returncode == 0 else {"seen": [], "alerts": [], "error": out.stderr}
 
     assert wait_for(lambda: state()["seen"] == [newest], timeout=90, interval=5), state()

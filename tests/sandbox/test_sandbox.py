@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from paas_testlib import inventory_vault, received_logs_command, ssh, tcp_probe_command, wait_for
+from paas_testlib import inventory_vault, python_command, received_logs_command, ssh, tcp_probe_command, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ROOT / ".sandbox"
@@ -144,10 +144,9 @@ def test_prometheus_on_the_monitoring_host_scrapes_every_host_by_name():
               "'http://127.0.0.1:9090/api/v1/targets', timeout=5))['data']['activeTargets']; "
               "print(json.dumps({t['labels']['instance']: t['health'] for t in targets "
               "if t['labels']['job'] == 'node'}))")
-    encoded = base64.b64encode(script.encode()).decode()
 
     def health() -> dict:
-        out = run_as(group("monitoring")[0], "debian", "ansible_ed25519", f'python3 -c "$(echo {encoded} | base64 -d)"')
+        out = run_as(group("monitoring")[0], "debian", "ansible_ed25519", python_command(script))
         return json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr}
 
     assert wait_for(lambda: health() == dict.fromkeys(HOSTS, "up"), timeout=60, interval=5), health()

@@ -6,6 +6,7 @@ import os
 
 import pytest
 from paas_testlib import load_script
+from paas_testlib import prometheus_samples as samples
 
 metrics = load_script("roles/pgbackrest/files/pgbackrest-metrics.py")
 
@@ -18,11 +19,6 @@ def backup(kind: str, start: int, stop: int, size: int = 100, delta: int = 10) -
 INFO = [{"name": "main", "status": {"code": 0, "message": "ok"},
          "backup": [backup("full", 1000, 1600, 5000, 900), backup("diff", 2000, 2060, 5100, 40),
                     backup("full", 9000, 9500, 5200, 950), backup("diff", 3000, 3030)]}]
-
-
-def samples(text: str) -> dict[str, float]:
-    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines() if line and not line.startswith("#")}
 
 
 def test_the_newest_backup_of_each_type_gives_its_time_duration_and_sizes():

@@ -12,7 +12,7 @@ import time
 import uuid
 
 import pytest
-from paas_testlib import journal_on_failure, wait_for
+from paas_testlib import journal_on_failure, prometheus_samples, wait_for
 
 testinfra_hosts = ["ansible://pgbackrest-repo"]
 
@@ -79,9 +79,7 @@ METRICS = "/var/lib/prometheus/node-exporter"
 
 
 def textfile(host, name: str) -> dict[str, float]:
-    content = host.file(f"{METRICS}/{name}").content_string
-    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-            for line in content.splitlines() if line and not line.startswith("#")}
+    return prometheus_samples(host.file(f"{METRICS}/{name}").content_string)
 
 
 def test_each_backup_leaves_metrics_of_the_repository_and_its_result(host):

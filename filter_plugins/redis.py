@@ -7,6 +7,7 @@
     {{ reply_lines | redis_sentinel_changes(wanted) }}            -> SENTINEL SET arguments for what differs
     {{ known_results | redis_sentinel_plan(masters, wanted) }}    -> per primary: MONITOR it? SENTINEL SET what?
     {{ [['ACL', 'LOAD']] | redis_cli_script(password, user) }}    -> redis-cli's standard input: AUTH, then the commands
+    {{ names | redis_instances_to_restart(registered, unit_changed) }} -> the instances a restart handler covers
 """
 
 from __future__ import annotations
@@ -158,6 +159,19 @@ def redis_cli_script(commands, password, user="") -> str:
     return "".join(" ".join(_redis_quote(word) for word in line) + "\n" for line in [auth, *(commands or [])])
 
 
+def redis_instances_to_restart(names, registered, unit_changed=False) -> list:
+    """The instances to restart, in the order of names: every one when the unit drop-in they share
+    changed, otherwise those a registered per-instance loop (configuration, replication password)
+    changed. `registered` is a list of registered loop results; a skipped or absent one counts as none."""
+    names = list(names)
+    if unit_changed:
+        return names
+    changed = {result["item"]["name"]
+               for loop in registered if isinstance(loop, dict)
+               for result in loop.get("results", []) if result.get("changed")}
+    return [name for name in names if name in changed]
+
+
 class FilterModule:
     """Redis filters."""
 
@@ -170,4 +184,5 @@ class FilterModule:
             "redis_sentinel_changes": redis_sentinel_changes,
             "redis_cli_script": redis_cli_script,
             "redis_sentinel_plan": redis_sentinel_plan,
+            "redis_instances_to_restart": redis_instances_to_restart,
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from redis import (
     redis_cli_script,
+    redis_instances_to_restart,
     redis_maxmemory,
     redis_problems,
     redis_sentinel_changes,
@@ -104,3 +105,24 @@ def test_sentinel_plan_monitors_new_primaries_and_sets_what_differs():
         {"name": "paas-queue", "monitor": ["10.0.0.15", 6380],
          "set": ["quorum", "2", "down-after-milliseconds", "3000"]},
     ]
+
+
+def _loop(*changed_names, unchanged=()) -> dict:
+    """A registered loop result over instances, as Ansible records it."""
+    return {"results": [{"item": {"name": n}, "changed": True} for n in changed_names]
+            + [{"item": {"name": n}, "changed": False} for n in unchanged]}
+
+
+def test_only_instances_whose_own_files_changed_are_restarted_in_inventory_order():
+    config, masterauth = _loop("queue", unchanged=["cache"]), _loop("cache", "queue")
+    assert redis_instances_to_restart(["cache", "queue", "sessions"], [config, masterauth]) == ["cache", "queue"]
+    assert redis_instances_to_restart(["cache", "queue"], [_loop(unchanged=["cache", "queue"]), {}]) == []
+
+
+def test_a_changed_unit_drop_in_restarts_every_instance():
+    assert redis_instances_to_restart(["cache", "queue"], [_loop(unchanged=["cache"])], True) == ["cache", "queue"]
+
+
+def test_skipped_or_absent_loops_count_as_unchanged():
+    skipped = {"changed": False, "skipped": True, "skip_reason": "Conditional result was False"}
+    assert redis_instances_to_restart(["cache"], [skipped, {}, None]) == []

@@ -4,7 +4,8 @@ Pure functions: no I/O. Unit tests: tests/unit/test_pgbackrest.py.
 
     {{ settings | pgbackrest_problems(inventory_hostname, ansible_play_hosts_all, addresses) }}
         -> [message naming the variable], one per broken rule; empty when the input is usable
-    {{ info_json | pgbackrest_backups }}  -> [{'label', 'type', 'start', 'stop'}] of the stanza, oldest first
+    {{ info_json | pgbackrest_backups }}  -> [{'label', 'type', 'repo', 'start', 'stop'}] of the stanza, oldest first
+    {{ info_json | pgbackrest_repository_status }}  -> {repository number: status code} (1: no stanza there)
 
 `settings` is the dictionary vars/main.yml builds from the role's pgbackrest_*
 variables (keys without the prefix); `addresses` maps each host the role names
@@ -13,6 +14,7 @@ to its private address (empty when the inventory gives none).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -29,10 +31,13 @@ short_description: Cross-variable rules of the pgbackrest role, one message per 
 description:
   - Checks the two sides (repository host and database hosts) are named, distinct, in the play and
     addressable, and that retention, parallelism and compression are values pgBackRest accepts.
+  - With the off-site (S3) repository on, checks its endpoint is a host name, its bucket, region, URI style,
+    path, port and retention, and that credentials and an encryption passphrase are set (never their values).
 """
 
 COMPRESS_TYPES = ("none", "gz", "bz2", "lz4", "zst")
 STANZA_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 def _require_mapping(name: str, value) -> Mapping:
@@ -83,17 +88,88 @@ def pgbackrest_problems(settings: Mapping, host: str, play_hosts: Iterable, addr
     if settings["compress_type"] not in COMPRESS_TYPES:
         problems.append(f"pgbackrest_compress_type {settings['compress_type']!r} is not one of "
                         f"{', '.join(COMPRESS_TYPES)}")
+    if _true(settings.get("s3_enabled", False)):
+        problems += _offsite_problems(settings)
     return problems
 
 
-def pgbackrest_backups(info) -> list:
-    """The backups of the (single) stanza in `pgbackrest info --output=json`, oldest first."""
+def _true(value) -> bool:
+    return value is True or str(value).strip().lower() in ("true", "yes", "1")
+
+
+def _offsite_problems(settings: Mapping) -> list:
+    """Rules of the off-site (S3) repository; secrets are seen only as set or not."""
+    problems = []
+    endpoint = str(settings["s3_endpoint"])
+    if not endpoint:
+        problems.append("pgbackrest_s3_endpoint is empty: name the S3 endpoint's host")
+    elif "://" in endpoint or "/" in endpoint or ":" in endpoint:
+        problems.append(f"pgbackrest_s3_endpoint {endpoint!r}: give the host name only "
+                        "(no scheme, path or port; the port is pgbackrest_s3_port)")
+    elif _is_ip(endpoint):
+        problems.append(f"pgbackrest_s3_endpoint {endpoint!r} is an IP address: pgBackRest checks the certificate "
+                        "by host name and ignores IP addresses in it")
+    if not BUCKET_RE.match(str(settings["s3_bucket"])):
+        problems.append(f"pgbackrest_s3_bucket {settings['s3_bucket']!r} is not a valid S3 bucket name")
+    if not str(settings["s3_region"]):
+        problems.append("pgbackrest_s3_region is empty (S3-compatible stores accept any name, e.g. us-east-1)")
+    if settings["s3_uri_style"] not in ("host", "path"):
+        problems.append(f"pgbackrest_s3_uri_style {settings['s3_uri_style']!r} is not host or path")
+    if not str(settings["s3_path"]).startswith("/"):
+        problems.append(f"pgbackrest_s3_path {settings['s3_path']!r} must start with /")
+    try:
+        port_ok = 1 <= int(settings["s3_port"]) <= 65535
+    except (TypeError, ValueError):
+        port_ok = False
+    if not port_ok:
+        problems.append(f"pgbackrest_s3_port must be a port number, not {settings['s3_port']!r}")
+    for key in ("s3_retention_full", "s3_retention_diff"):
+        problem = _positive(settings, key)
+        if problem:
+            problems.append(problem)
+    for key, meaning in (("s3_key", "the access key"), ("s3_key_secret", "the secret key")):
+        if not _true(settings[f"{key}_set"]):
+            problems.append(f"pgbackrest_{key} is empty: an S3 endpoint needs credentials ({meaning}, from the vault)")
+    if not _true(settings["s3_cipher_passphrase_set"]):
+        problems.append("pgbackrest_s3_cipher_passphrase is empty: the off-site repository must be encrypted "
+                        "(set a passphrase in the vault)")
+    return problems
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _stanza_info(name: str, info) -> Mapping:
     data = json.loads(info) if isinstance(info, str) else info
     if not isinstance(data, list) or len(data) != 1 or not isinstance(data[0], Mapping):
-        raise AnsibleFilterError("pgbackrest_backups: expected the JSON of `pgbackrest --stanza=NAME info`")
+        raise AnsibleFilterError(f"{name}: expected the JSON of `pgbackrest --stanza=NAME info`")
+    return data[0]
+
+
+def pgbackrest_backups(info) -> list:
+    """The backups of the (single) stanza in `pgbackrest info --output=json`, oldest first.
+
+    `repo` is the repository holding the backup (1 when pgBackRest does not say: one repository).
+    """
+    stanza = _stanza_info("pgbackrest_backups", info)
     return [{"label": backup["label"], "type": backup["type"],
+             "repo": int(backup.get("database", {}).get("repo-key", 1)),
              "start": backup["timestamp"]["start"], "stop": backup["timestamp"]["stop"]}
-            for backup in data[0].get("backup", [])]
+            for backup in stanza.get("backup", [])]
+
+
+def pgbackrest_repository_status(info) -> dict:
+    """Each repository's status code for the stanza (0 ok, 1 missing stanza path, 2 no valid backups, ...)."""
+    stanza = _stanza_info("pgbackrest_repository_status", info)
+    repos = stanza.get("repo")
+    if not repos:
+        return {1: int(stanza.get("status", {}).get("code", 99))}
+    return {int(repo["key"]): int(repo.get("status", {}).get("code", 99)) for repo in repos}
 
 
 class FilterModule:
@@ -103,4 +179,5 @@ class FilterModule:
         return {
             "pgbackrest_problems": pgbackrest_problems,
             "pgbackrest_backups": pgbackrest_backups,
+            "pgbackrest_repository_status": pgbackrest_repository_status,
         }

@@ -6,10 +6,13 @@ import json
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from pgbackrest import pgbackrest_backups, pgbackrest_problems
+from pgbackrest import pgbackrest_backups, pgbackrest_problems, pgbackrest_repository_status
 
 GOOD = {"repository_host": "backup1", "database_hosts": ["db1", "db2"], "stanza": "main", "retention_full": 4,
-        "retention_diff": 7, "process_max": 2, "compress_type": "zst"}
+        "retention_diff": 7, "process_max": 2, "compress_type": "zst", "s3_enabled": False}
+OFFSITE = {"s3_enabled": True, "s3_endpoint": "s3.example.com", "s3_port": 443, "s3_bucket": "paas-backups",
+           "s3_region": "eu-west-1", "s3_uri_style": "host", "s3_path": "/pgbackrest", "s3_retention_full": 4,
+           "s3_retention_diff": 7, "s3_key_set": True, "s3_key_secret_set": True, "s3_cipher_passphrase_set": True}
 PLAY = ["backup1", "db1", "db2"]
 ADDRESSES = {"backup1": "10.0.0.17", "db1": "10.0.0.13", "db2": "10.0.0.14"}
 
@@ -58,6 +61,36 @@ def test_a_host_on_neither_side_is_refused():
         "app1 is neither pgbackrest_repository_host nor in pgbackrest_database_hosts"]
 
 
+def test_a_usable_offsite_repository_has_no_problems():
+    assert problems(**OFFSITE) == []
+    assert problems(**{**OFFSITE, "s3_endpoint": "", "s3_enabled": False}) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"s3_endpoint": ""}, "pgbackrest_s3_endpoint is empty"),
+        ({"s3_endpoint": "https://s3.example.com"}, "give the host name only"),
+        ({"s3_endpoint": "s3.example.com:9000"}, "give the host name only"),
+        ({"s3_endpoint": "10.0.0.17"}, "is an IP address: pgBackRest checks the certificate by host name"),
+        ({"s3_bucket": "Backups_1"}, "pgbackrest_s3_bucket 'Backups_1' is not a valid S3 bucket name"),
+        ({"s3_region": ""}, "pgbackrest_s3_region is empty"),
+        ({"s3_uri_style": "virtual"}, "pgbackrest_s3_uri_style 'virtual' is not host or path"),
+        ({"s3_path": "pgbackrest"}, "pgbackrest_s3_path 'pgbackrest' must start with /"),
+        ({"s3_port": "https"}, "pgbackrest_s3_port must be a port number"),
+        ({"s3_retention_full": 0}, "pgbackrest_s3_retention_full must be a whole number of at least 1"),
+        ({"s3_retention_diff": -2}, "pgbackrest_s3_retention_diff must be a whole number of at least 1"),
+        ({"s3_key_set": False}, "pgbackrest_s3_key is empty: an S3 endpoint needs credentials"),
+        ({"s3_key_secret_set": "False"}, "pgbackrest_s3_key_secret is empty: an S3 endpoint needs credentials"),
+        ({"s3_cipher_passphrase_set": False}, "pgbackrest_s3_cipher_passphrase is empty: the off-site repository "
+                                              "must be encrypted"),
+    ],
+)
+def test_each_offsite_rule_names_the_variable(changes, named):
+    found = problems(**{**OFFSITE, **changes})
+    assert any(named in problem for problem in found), found
+
+
 def test_settings_must_be_a_dictionary():
     with pytest.raises(AnsibleFilterError, match="expected a dictionary"):
         pgbackrest_problems(["backup1"], "db1", PLAY, ADDRESSES)
@@ -70,8 +103,8 @@ INFO = [{"name": "main", "status": {"code": 0, "message": "ok"}, "backup": [
 
 
 def test_backups_are_read_from_info_json_text_or_data():
-    expected = [{"label": "20261201-010000F", "type": "full", "start": 1, "stop": 2},
-                {"label": "20261201-010000F_20261202-010000D", "type": "diff", "start": 3, "stop": 4}]
+    expected = [{"label": "20261201-010000F", "type": "full", "repo": 1, "start": 1, "stop": 2},
+                {"label": "20261201-010000F_20261202-010000D", "type": "diff", "repo": 1, "start": 3, "stop": 4}]
     assert pgbackrest_backups(json.dumps(INFO)) == expected
     assert pgbackrest_backups(INFO) == expected
 
@@ -83,3 +116,20 @@ def test_a_missing_stanza_has_no_backups():
 def test_other_json_is_refused():
     with pytest.raises(AnsibleFilterError, match="expected the JSON of"):
         pgbackrest_backups("{}")
+
+
+TWO_REPOS = [{"name": "main", "status": {"code": 4, "message": "different across repos"},
+              "repo": [{"key": 1, "status": {"code": 0}}, {"key": 2, "status": {"code": 1}}],
+              "backup": [{"label": "F1", "type": "full", "database": {"id": 1, "repo-key": 1},
+                          "timestamp": {"start": 1, "stop": 2}},
+                         {"label": "F2", "type": "full", "database": {"id": 1, "repo-key": 2},
+                          "timestamp": {"start": 3, "stop": 4}}]}]
+
+
+def test_each_backup_names_its_repository():
+    assert [(backup["label"], backup["repo"]) for backup in pgbackrest_backups(TWO_REPOS)] == [("F1", 1), ("F2", 2)]
+
+
+def test_repository_status_is_read_per_repository():
+    assert pgbackrest_repository_status(TWO_REPOS) == {1: 0, 2: 1}
+    assert pgbackrest_repository_status(json.dumps([{"name": "main", "status": {"code": 1}}])) == {1: 1}

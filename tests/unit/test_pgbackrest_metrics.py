@@ -11,9 +11,9 @@ from paas_testlib import prometheus_samples as samples
 metrics = load_script("roles/pgbackrest/files/pgbackrest-metrics.py")
 
 
-def backup(kind: str, start: int, stop: int, size: int = 100, delta: int = 10) -> dict:
+def backup(kind: str, start: int, stop: int, size: int = 100, delta: int = 10, repo: int = 1) -> dict:
     return {"label": f"{kind}-{stop}", "type": kind, "timestamp": {"start": start, "stop": stop},
-            "info": {"size": size, "repository": {"delta": delta}}}
+            "database": {"id": 1, "repo-key": repo}, "info": {"size": size, "repository": {"delta": delta}}}
 
 
 INFO = [{"name": "main", "status": {"code": 0, "message": "ok"},
@@ -23,22 +23,36 @@ INFO = [{"name": "main", "status": {"code": 0, "message": "ok"},
 
 def test_the_newest_backup_of_each_type_gives_its_time_duration_and_sizes():
     found = samples(metrics.repository_metrics(INFO, "main"))
-    full, diff = '{stanza="main",type="full"}', '{stanza="main",type="diff"}'
+    full, diff = '{stanza="main",repo="1",type="full"}', '{stanza="main",repo="1",type="diff"}'
     assert found[f"pgbackrest_backup_last_completion_timestamp_seconds{full}"] == 9500
     assert found[f"pgbackrest_backup_last_duration_seconds{full}"] == 500
     assert found[f"pgbackrest_backup_last_database_size_bytes{full}"] == 5200
     assert found[f"pgbackrest_backup_last_repository_size_bytes{full}"] == 950
     assert found[f"pgbackrest_backup_last_completion_timestamp_seconds{diff}"] == 3030
     assert found[f"pgbackrest_backups{full}"] == 2
-    assert found['pgbackrest_backups{stanza="main",type="incr"}'] == 0
+    assert found['pgbackrest_backups{stanza="main",repo="1",type="incr"}'] == 0
     assert found['pgbackrest_info_success{stanza="main"}'] == 1
     assert found['pgbackrest_stanza_status_code{stanza="main"}'] == 0
 
 
+TWO_REPOS = [{"name": "main", "status": {"code": 0},
+              "repo": [{"key": 1, "status": {"code": 0}}, {"key": 2, "status": {"code": 2}}],
+              "backup": [backup("full", 1000, 1600), backup("full", 1700, 2500, repo=2), backup("diff", 3000, 3100)]}]
+
+
+def test_each_repository_has_its_own_newest_backups_and_status():
+    found = samples(metrics.repository_metrics(TWO_REPOS, "main"))
+    assert found['pgbackrest_backup_last_completion_timestamp_seconds{stanza="main",repo="1",type="full"}'] == 1600
+    assert found['pgbackrest_backup_last_completion_timestamp_seconds{stanza="main",repo="2",type="full"}'] == 2500
+    assert found['pgbackrest_backups{stanza="main",repo="2",type="diff"}'] == 0
+    assert 'pgbackrest_backup_last_completion_timestamp_seconds{stanza="main",repo="2",type="diff"}' not in found
+    assert found['pgbackrest_repository_status_code{stanza="main",repo="2"}'] == 2
+
+
 def test_each_metric_is_declared_once_as_a_gauge():
-    text = metrics.repository_metrics(INFO, "main")
+    text = metrics.repository_metrics(TWO_REPOS, "main")
     types = [line for line in text.splitlines() if line.startswith("# TYPE")]
-    assert len(types) == len(set(types)) == 7
+    assert len(types) == len(set(types)) == 8
     assert all(line.endswith(" gauge") for line in types)
 
 
@@ -49,7 +63,7 @@ def test_an_unanswered_or_foreign_info_says_so(info):
 
 def test_a_new_stanza_has_no_backups_yet():
     found = samples(metrics.repository_metrics([{"name": "main", "status": {"code": 2}, "backup": []}], "main"))
-    assert found['pgbackrest_backups{stanza="main",type="full"}'] == 0
+    assert found['pgbackrest_backups{stanza="main",repo="1",type="full"}'] == 0
     assert not any("last_completion" in key for key in found)
 
 

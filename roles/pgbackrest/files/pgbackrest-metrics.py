@@ -26,7 +26,8 @@ import time
 HELP = {
     "pgbackrest_info_success": "Whether `pgbackrest info` answered (1) or failed (0).",
     "pgbackrest_stanza_status_code": "pgBackRest's status code of the stanza (0: ok).",
-    "pgbackrest_backups": "Backups of each type in the repository.",
+    "pgbackrest_repository_status_code": "pgBackRest's status code of the stanza in each repository (0: ok).",
+    "pgbackrest_backups": "Backups of each type in each repository.",
     "pgbackrest_backup_last_completion_timestamp_seconds": "When the newest backup of each type finished.",
     "pgbackrest_backup_last_duration_seconds": "How long the newest backup of each type took.",
     "pgbackrest_backup_last_database_size_bytes": "Size of the database in the newest backup of each type.",
@@ -54,7 +55,10 @@ def _render(samples: list[tuple[str, dict, float]]) -> str:
 
 
 def repository_metrics(info: list | None, stanza: str) -> str:
-    """The repository's state from `pgbackrest --output=json info` (None: the command failed)."""
+    """The repositories' state from `pgbackrest --output=json info` (None: the command failed).
+
+    Backup metrics carry the repository's number as `repo` (1: the backup host's own, 2: off-site).
+    """
     if not info:
         return _render([("pgbackrest_info_success", {"stanza": stanza}, 0)])
     entry = next((s for s in info if s.get("name") == stanza), None)
@@ -64,17 +68,23 @@ def repository_metrics(info: list | None, stanza: str) -> str:
         ("pgbackrest_info_success", {"stanza": stanza}, 1),
         ("pgbackrest_stanza_status_code", {"stanza": stanza}, int(entry.get("status", {}).get("code", -1))),
     ]
-    newest: dict[str, dict] = {}
-    counts: dict[str, int] = {}
+    repos = sorted(int(repo["key"]) for repo in entry.get("repo", [])) or [1]
+    for repo in entry.get("repo", []):
+        samples.append(("pgbackrest_repository_status_code", {"stanza": stanza, "repo": str(repo["key"])},
+                        int(repo.get("status", {}).get("code", -1))))
+    newest: dict[tuple[int, str], dict] = {}
+    counts: dict[tuple[int, str], int] = {}
     for backup in entry.get("backup", []):
-        kind = backup["type"]
-        counts[kind] = counts.get(kind, 0) + 1
-        if kind not in newest or backup["timestamp"]["stop"] >= newest[kind]["timestamp"]["stop"]:
-            newest[kind] = backup
-    for kind in ("full", "diff", "incr"):
-        samples.append(("pgbackrest_backups", {"stanza": stanza, "type": kind}, counts.get(kind, 0)))
-    for kind, backup in sorted(newest.items()):
-        labels = {"stanza": stanza, "type": kind}
+        key = (int(backup.get("database", {}).get("repo-key", 1)), backup["type"])
+        counts[key] = counts.get(key, 0) + 1
+        if key not in newest or backup["timestamp"]["stop"] >= newest[key]["timestamp"]["stop"]:
+            newest[key] = backup
+    for repo in repos:
+        for kind in ("full", "diff", "incr"):
+            samples.append(("pgbackrest_backups", {"stanza": stanza, "repo": str(repo), "type": kind},
+                            counts.get((repo, kind), 0)))
+    for (repo, kind), backup in sorted(newest.items()):
+        labels = {"stanza": stanza, "repo": str(repo), "type": kind}
         stamp = backup["timestamp"]
         samples += [
             ("pgbackrest_backup_last_completion_timestamp_seconds", labels, int(stamp["stop"])),
@@ -123,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stanza", required=True)
     parser.add_argument("--user", default="pgbackrest", help="the repository user pgBackRest runs as")
     parser.add_argument("--dir", required=True, help="the node exporter's textfile directory")
-    parser.add_argument("--unit", help="the unit that just ran (backup-full, backup-diff, check)")
+    parser.add_argument("--unit", help="the unit that just ran (backup-full, backup-offsite-diff, check, ...)")
     parser.add_argument("--result", default="", help="systemd's $SERVICE_RESULT for that unit")
     args = parser.parse_args(argv)
     if args.unit:

@@ -1,6 +1,6 @@
-"""pgBackRest: WAL archived from the primary to the backup host, backups taken there on schedule,
-and a point-in-time restore that brings back what was committed before the target and nothing
-after it.
+"""pgBackRest: WAL archived from the primary to the backup host and to an encrypted off-site
+repository in S3, backups taken into both on schedule, and a point-in-time restore from each that
+brings back what was committed before the target and nothing after it.
 
 The tests run in file order on the converged pair (pgbackrest-db, pgbackrest-repo).
 """
@@ -40,8 +40,9 @@ def info(host) -> dict:
     return json.loads(result.stdout)[0]
 
 
-def backups(host, kind: str) -> list:
-    return [b for b in info(host).get("backup", []) if b["type"] == kind]
+def backups(host, kind: str, repo: int = 1) -> list:
+    return [b for b in info(host).get("backup", [])
+            if b["type"] == kind and b.get("database", {}).get("repo-key", 1) == repo]
 
 
 def sql(node, statement: str, db: str = "app_production") -> str:
@@ -50,10 +51,13 @@ def sql(node, statement: str, db: str = "app_production") -> str:
     return result.stdout.strip()
 
 
-def test_the_stanza_is_ok_and_the_first_full_backup_completes(host):
-    # The converge started it in the background; a small database takes seconds.
-    assert wait_for(lambda: len(backups(host, "full")) >= 1, timeout=180, interval=3), info(host)["status"]
+def test_the_stanza_is_ok_and_the_first_full_backup_completes_in_each_repository(host):
+    # The converge started them in the background, the off-site one after the local one;
+    # a small database takes seconds.
+    assert wait_for(lambda: len(backups(host, "full", repo=2)) >= 1, timeout=240, interval=3), info(host)["status"]
+    assert len(backups(host, "full", repo=1)) >= 1
     assert info(host)["status"]["code"] == 0
+    assert [(repo["key"], repo["status"]["code"]) for repo in info(host)["repo"]] == [(1, 0), (2, 0)]
 
 
 def test_wal_is_archived_end_to_end(host):
@@ -62,17 +66,37 @@ def test_wal_is_archived_end_to_end(host):
 
 
 def test_timers_schedule_the_full_and_differential_backups_and_the_check(host):
-    for timer in ("pgbackrest-backup-full", "pgbackrest-backup-diff", "pgbackrest-check"):
+    for timer in ("pgbackrest-backup-full", "pgbackrest-backup-diff", "pgbackrest-check",
+                  "pgbackrest-backup-offsite-full", "pgbackrest-backup-offsite-diff"):
         assert host.service(f"{timer}.timer").is_enabled, timer
         assert host.service(f"{timer}.timer").is_running, timer
     listed = host.check_output("systemctl show -p Unit --value pgbackrest-backup-diff.timer")
     assert listed == "pgbackrest-backup@diff.service"
 
 
-def test_the_differential_backup_unit_takes_a_backup(host):
-    with journal_on_failure(host, "pgbackrest-backup@diff"):
-        assert host.run("systemctl start pgbackrest-backup@diff.service").rc == 0
-    assert len(backups(host, "diff")) >= 1
+@pytest.mark.parametrize(("unit", "repo"), [("pgbackrest-backup@diff", 1), ("pgbackrest-backup-offsite@diff", 2)])
+def test_the_differential_backup_units_take_a_backup_into_their_repository(host, unit, repo):
+    with journal_on_failure(host, unit):
+        assert host.run(f"systemctl start {unit}.service").rc == 0
+    assert len(backups(host, "diff", repo=repo)) >= 1
+
+
+def test_the_offsite_repository_is_encrypted_and_holds_no_secret_in_its_configuration(host):
+    assert [repo["cipher"] for repo in info(host)["repo"]] == ["none", "aes-256-cbc"]
+    # What the S3 store holds is ciphertext (OpenSSL's salted format), not pgBackRest's plain INI.
+    stored = "/tmp/offsite-backup.info"
+    host.run_expect([0], "echo 'fs.cat /buckets/pgbackrest/pgbackrest/backup/main/backup.info' "
+                         f"| /usr/local/bin/weed shell -master=127.0.0.1:9333 > {stored}")
+    try:
+        assert host.check_output(f"head -c 8 {stored}") == "Salted__"
+        assert host.run(f"grep -c 'backup:current' {stored}").stdout.strip() == "0"
+        local = host.run("grep -c 'backup:current' /var/lib/pgbackrest/backup/main/backup.info")
+        assert local.stdout.strip() == "1"   # the same file in the local repository is plain text
+    finally:
+        host.run(f"rm -f {stored}")
+    assert "repo2-s3-key" not in host.file("/etc/pgbackrest/pgbackrest.conf").content_string
+    secrets = host.file("/etc/pgbackrest/conf.d/offsite-credentials.conf")
+    assert (secrets.user, secrets.group, secrets.mode) == ("root", "pgbackrest", 0o640)
 
 
 METRICS = "/var/lib/prometheus/node-exporter"
@@ -86,12 +110,18 @@ def test_each_backup_leaves_metrics_of_the_repository_and_its_result(host):
     # Written by the diff unit's ExecStopPost in the test above, from `pgbackrest info`.
     newest = backups(host, "diff")[-1]
     repository = textfile(host, "pgbackrest.prom")
-    labels = f'{{stanza="{STANZA}",type="diff"}}'
+    labels = f'{{stanza="{STANZA}",repo="1",type="diff"}}'
     assert repository[f"pgbackrest_backup_last_completion_timestamp_seconds{labels}"] == newest["timestamp"]["stop"]
     assert repository[f"pgbackrest_backup_last_database_size_bytes{labels}"] == newest["info"]["size"]
     assert repository[f'pgbackrest_stanza_status_code{{stanza="{STANZA}"}}'] == 0
     result = textfile(host, "pgbackrest_unit_backup-diff.prom")
     assert result[f'pgbackrest_unit_last_run_success{{stanza="{STANZA}",unit="backup-diff"}}'] == 1
+    offsite = backups(host, "diff", repo=2)[-1]
+    offsite_labels = f'{{stanza="{STANZA}",repo="2",type="diff"}}'
+    assert repository[f"pgbackrest_backup_last_completion_timestamp_seconds{offsite_labels}"] == \
+        offsite["timestamp"]["stop"]
+    result = textfile(host, "pgbackrest_unit_backup-offsite-diff.prom")
+    assert result[f'pgbackrest_unit_last_run_success{{stanza="{STANZA}",unit="backup-offsite-diff"}}'] == 1
     assert host.file(METRICS).user == "root" and oct(host.file(f"{METRICS}/pgbackrest.prom").mode) == "0o644"
 
 
@@ -121,7 +151,8 @@ def test_only_the_backup_host_and_the_primary_trust_each_other(host, primary):
     assert 'from="10.86.0.11"' in keys
 
 
-def test_point_in_time_restore_brings_back_only_what_was_committed_before_the_target(host, primary):
+@pytest.mark.parametrize("repo", [1, 2])
+def test_point_in_time_restore_brings_back_only_what_was_committed_before_the_target(host, primary, repo):
     sql(primary, "CREATE TABLE IF NOT EXISTS drill (v text NOT NULL)")
     run = uuid.uuid4().hex[:8]  # rows of this run only, whatever an earlier run left
     sql(primary, f"INSERT INTO drill VALUES ('before-{run}')")
@@ -133,11 +164,11 @@ def test_point_in_time_restore_brings_back_only_what_was_committed_before_the_ta
     # so both inserts are archived.
     assert pgbackrest(host, "check").rc == 0
 
-    # A scratch configuration: the repository is local, the cluster is the scratch directory.
-    host.run(f"rm -rf {SCRATCH} {SCRATCH}.conf && install -d -o pgbackrest -g pgbackrest -m 0700 {SCRATCH}")
-    host.run(f"printf '[global]\\nrepo1-path=/var/lib/pgbackrest\\n[{STANZA}]\\npg1-path={SCRATCH}\\n' "
-             f"> {SCRATCH}.conf && chown pgbackrest {SCRATCH}.conf")
-    restore = host.run(f"runuser -u pgbackrest -- pgbackrest --config={SCRATCH}.conf --stanza={STANZA} "
+    # The backup host's own configuration (both repositories), with the scratch directory as
+    # the cluster to restore into instead of the primary.
+    host.run(f"rm -rf {SCRATCH} && install -d -o pgbackrest -g pgbackrest -m 0700 {SCRATCH}")
+    restore = host.run(f"runuser -u pgbackrest -- pgbackrest --stanza={STANZA} --repo={repo} "
+                       f"--reset-pg1-host --pg1-path={SCRATCH} "
                        f"--type=time '--target={target}' --target-action=promote restore")
     assert restore.rc == 0, restore.stderr
     # Debian keeps the cluster's configuration outside the data directory: a minimal one here,
@@ -163,4 +194,4 @@ def test_point_in_time_restore_brings_back_only_what_was_committed_before_the_ta
         assert rows == f"before-{run}"
     finally:
         host.run(f"runuser -u pgbackrest -- /usr/lib/postgresql/15/bin/pg_ctl -D {SCRATCH} -m immediate stop")
-        host.run(f"rm -rf {SCRATCH} {SCRATCH}.conf")
+        host.run(f"rm -rf {SCRATCH}")

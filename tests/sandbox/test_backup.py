@@ -1,5 +1,7 @@
 """Backups on the converged sandbox (STORY-006): pgBackRest on backup1 backs up the database
-hosts through the hardened SSH, sudo and firewall, and WAL from the primary reaches it."""
+hosts through the hardened SSH, sudo and firewall, WAL from the primary reaches it, and both
+reach the encrypted off-site repository (SeaweedFS's S3 on the object_storage host, over TLS
+from the internal CA, through the firewall)."""
 
 from __future__ import annotations
 
@@ -18,10 +20,14 @@ def on_backup_host(command: str):
     return ssh(BACKUP1, "debian", KEY, command, timeout=180)
 
 
-def backups() -> list:
+def info() -> dict:
     result = on_backup_host(f"{PGBACKREST} --output=json info")
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)[0].get("backup", [])
+    return json.loads(result.stdout)[0]
+
+
+def backups(repo: int = 1) -> list:
+    return [b for b in info().get("backup", []) if b.get("database", {}).get("repo-key", 1) == repo]
 
 
 def test_the_repository_holds_a_full_backup_taken_at_converge():
@@ -29,8 +35,16 @@ def test_the_repository_holds_a_full_backup_taken_at_converge():
     assert wait_for(lambda: any(b["type"] == "full" for b in backups()), timeout=300, interval=5)
 
 
+def test_the_offsite_repository_holds_an_encrypted_full_backup():
+    # Started after the local one by the same converge (one backup of a stanza at a time).
+    assert wait_for(lambda: any(b["type"] == "full" for b in backups(repo=2)), timeout=420, interval=5), info()
+    assert [(r["key"], r["cipher"], r["status"]["code"]) for r in info()["repo"]] == [
+        (1, "none", 0), (2, "aes-256-cbc", 0)]
+
+
 def test_wal_from_the_primary_reaches_the_backup_host():
-    # check: a WAL segment switched on the primary must arrive in the repository (SSH db1 -> backup1).
+    # check: a WAL segment switched on the primary must arrive in both repositories
+    # (SSH db1 -> backup1, and HTTPS db1 -> backup1:8333).
     result = on_backup_host(f"{PGBACKREST} check")
     assert result.returncode == 0, result.stderr
 

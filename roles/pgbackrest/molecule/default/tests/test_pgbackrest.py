@@ -84,7 +84,7 @@ def test_the_differential_backup_units_take_a_backup_into_their_repository(host,
 def test_the_offsite_repository_is_encrypted_and_holds_no_secret_in_its_configuration(host):
     assert [repo["cipher"] for repo in info(host)["repo"]] == ["none", "aes-256-cbc"]
     # What the S3 store holds is ciphertext (OpenSSL's salted format), not pgBackRest's plain INI.
-    stored = "/tmp/offsite-backup.info"
+    stored = "/var/lib/pgbackrest/offsite-backup.info.copy"
     host.run_expect([0], "echo 'fs.cat /buckets/pgbackrest/pgbackrest/backup/main/backup.info' "
                          f"| /usr/local/bin/weed shell -master=127.0.0.1:9333 > {stored}")
     try:

@@ -1,0 +1,127 @@
+#!/usr/bin/python3
+"""Write a restic repository's state as Prometheus metrics for the node exporter's textfile collector.
+
+Installed by the restic role on each client and run by systemd after every backup and check
+unit (ExecStopPost):
+
+    restic-metrics --repository local --host app1 --dir /var/lib/prometheus/node-exporter \
+        --unit backup-local --result success
+
+writes two files, each through a temporary file and a rename (a scrape never reads half a file):
+restic_<repository>.prom (this host's snapshots there: how many, when the newest was taken) and
+restic_unit_<unit>.prom (whether that unit's last run succeeded, and when).
+Standard library only; unit tests: tests/unit/test_restic_metrics.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+
+COMMAND = "/usr/local/sbin/paas-restic"
+HELP = {
+    "restic_repository_success": "Whether restic listed the repository's snapshots (1) or failed (0).",
+    "restic_snapshots": "Snapshots of this host in the repository.",
+    "restic_snapshot_last_timestamp_seconds": "When this host's newest snapshot in the repository was taken.",
+    "restic_unit_last_run_success": "Whether the unit's last run succeeded (1) or failed (0).",
+    "restic_unit_last_run_timestamp_seconds": "When the unit last ran.",
+}
+
+
+def _render(samples: list[tuple[str, dict, float]]) -> str:
+    lines, seen = [], set()
+    for name, labels, value in samples:
+        if name not in seen:
+            lines += [f"# HELP {name} {HELP[name]}", f"# TYPE {name} gauge"]
+            seen.add(name)
+        text = ",".join(f'{k}="{str(v).replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
+                        for k, v in labels.items())
+        lines.append(f"{name}{{{text}}} {int(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def snapshot_time(stamp: str) -> float:
+    """Seconds since the epoch of restic's RFC 3339 time (nanoseconds and any offset)."""
+    main, _, rest = stamp.partition(".")
+    offset = ""
+    if rest:
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        fraction, offset = rest[:digits], rest[digits:]
+        main = f"{main}.{fraction[:6]}"
+    else:
+        for sign in ("Z", "+", "-"):
+            if sign in main[19:]:
+                index = main.index(sign, 19)
+                main, offset = main[:index], main[index:]
+                break
+    offset = "+00:00" if offset in ("Z", "") else offset
+    return datetime.fromisoformat(main + offset).timestamp()
+
+
+def repository_metrics(snapshots: list | None, repository: str, host: str) -> str:
+    """This host's snapshots in one repository, from `restic snapshots --json` (None: it failed)."""
+    labels = {"repository": repository, "host": host}
+    if snapshots is None:
+        return _render([("restic_repository_success", labels, 0)])
+    mine = [s for s in snapshots if s.get("hostname") == host]
+    samples = [("restic_repository_success", labels, 1), ("restic_snapshots", labels, len(mine))]
+    if mine:
+        samples.append(("restic_snapshot_last_timestamp_seconds", labels,
+                        max(snapshot_time(s["time"]) for s in mine)))
+    return _render(samples)
+
+
+def unit_metrics(repository: str, unit: str, result: str, now: float) -> str:
+    """The last run of one unit; systemd passes $SERVICE_RESULT ("success" when it exited 0)."""
+    labels = {"repository": repository, "unit": unit}
+    return _render([("restic_unit_last_run_success", labels, 1 if result == "success" else 0),
+                    ("restic_unit_last_run_timestamp_seconds", labels, now)])
+
+
+def write_atomically(directory: str, name: str, text: str) -> None:
+    """Write name in directory through a temporary file in the same directory and a rename."""
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, os.path.join(directory, name))
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def read_snapshots(repository: str, host: str) -> list | None:
+    done = subprocess.run([COMMAND, repository, "snapshots", "--json", "--host", host],
+                          capture_output=True, text=True, timeout=600, check=False)
+    if done.returncode != 0:
+        print(f"restic snapshots failed: {done.stderr.strip()}", file=sys.stderr)
+        return None
+    return json.loads(done.stdout or "[]") or []
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repository", required=True, help="the repository's name (local, offsite)")
+    parser.add_argument("--host", required=True, help="this host's name in the snapshots")
+    parser.add_argument("--dir", required=True, help="the node exporter's textfile directory")
+    parser.add_argument("--unit", help="the unit that just ran (backup-local, check-offsite, ...)")
+    parser.add_argument("--result", default="", help="systemd's $SERVICE_RESULT for that unit")
+    args = parser.parse_args(argv)
+    if args.unit:
+        write_atomically(args.dir, f"restic_unit_{args.unit}.prom",
+                         unit_metrics(args.repository, args.unit, args.result, time.time()))
+    write_atomically(args.dir, f"restic_{args.repository}.prom",
+                     repository_metrics(read_snapshots(args.repository, args.host), args.repository, args.host))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,11 +1,13 @@
 """Backups on the converged sandbox (STORY-006): pgBackRest on backup1 backs up the database
 hosts through the hardened SSH, sudo and firewall, WAL from the primary reaches it, and both
 reach the encrypted off-site repository (SeaweedFS's S3 on the object_storage host, over TLS
-from the internal CA, through the firewall)."""
+from the internal CA, through the firewall). The app hosts' files reach backup1 over SFTP and
+the off-site bucket with restic, and come back from either."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 from paas_testlib import inventory_host, python_command, ssh, wait_for
@@ -72,3 +74,29 @@ def test_prometheus_sees_the_newest_backup_and_no_backup_alert_fires():
 
     assert wait_for(lambda: state()["seen"] == [newest], timeout=90, interval=5), state()
     assert not {"BackupTooOld", "BackupFailed", "WalArchivingCheckFailed"} & set(state()["alerts"]), state()
+
+
+APP1 = inventory_host("inventories/sandbox", "app1")["ansible_host"]
+STORAGE = "/var/lib/paas/storage"
+
+
+def on_app1(command: str):
+    return ssh(APP1, "debian", KEY, command, timeout=300)
+
+
+def test_an_app_hosts_file_comes_back_from_each_restic_repository():
+    marker = f"{STORAGE}/drill-{uuid.uuid4().hex}"
+    assert on_app1(f"sudo -n sh -c 'head -c 65536 /dev/urandom > {marker}'").returncode == 0
+    try:
+        original = on_app1(f"sudo -n sha256sum {marker}").stdout.split()[0]
+        for repository in ("local", "offsite"):
+            backup = on_app1(f"sudo -n systemctl start restic-backup@{repository}.service")
+            assert backup.returncode == 0, (repository, backup.stderr)
+            target = f"/root/restore-{repository}"
+            restore = on_app1(f"sudo -n paas-restic {repository} restore latest --target {target} --include {marker}")
+            assert restore.returncode == 0, (repository, restore.stderr)
+            restored = on_app1(f"sudo -n sha256sum {target}{marker}").stdout.split()
+            on_app1(f"sudo -n rm -rf {target}")
+            assert restored and restored[0] == original, repository
+    finally:
+        on_app1(f"sudo -n rm -f {marker}")

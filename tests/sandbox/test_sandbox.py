@@ -132,6 +132,14 @@ def probe(source: str, target: str, port: int) -> str:
         ("app1", "db2", 9100, "timeout"),
         # The central log host takes syslog from the inventory's hosts.
         ("db1", "mon1", 514, "open"),
+        # The off-site backups' S3 API answers the database, backup and app hosts; its gRPC port nobody.
+        ("db2", "backup1", 8333, "open"),
+        ("app2", "backup1", 8333, "open"),
+        ("lb1", "backup1", 8333, "timeout"),
+        ("db1", "backup1", 18333, "timeout"),
+        # restic's SFTP logins: the app hosts reach the backup host's SSH.
+        ("app1", "backup1", 22, "open"),
+        ("redis1", "backup1", 22, "timeout"),
     ],
 )
 def test_tier_firewall_allows_only_the_inventory_groups(source, target, port, expected):

@@ -10,7 +10,7 @@ import json
 import uuid
 from pathlib import Path
 
-from paas_testlib import inventory_host, python_command, ssh, wait_for
+from paas_testlib import inventory_host, python_command, run_playbook, ssh, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = str(ROOT / ".sandbox" / "ansible_ed25519")
@@ -100,3 +100,14 @@ def test_an_app_hosts_file_comes_back_from_each_restic_repository():
             assert restored and restored[0] == original, repository
     finally:
         on_app1(f"sudo -n rm -f {marker}")
+
+
+def test_the_restore_drill_playbook_restores_each_repository_exactly():
+    # The primary is db1 (db2 streams from it); the drill finds it, locks the app's tables for
+    # the record, and restores each repository on backup1 to the restore point it made.
+    result = run_playbook("inventories/sandbox", "restore-drill.yml")
+    assert result.returncode == 0
+    for repo in (1, 2):
+        assert f"repository {repo}: restored exactly" in result.stdout, repo
+        summary = json.loads(on_backup_host(f"sudo -n cat /var/lib/pgbackrest/restore-drill-repo{repo}.json").stdout)
+        assert summary["success"] and summary["tables"] >= 1 and summary["database"] == "app_production"

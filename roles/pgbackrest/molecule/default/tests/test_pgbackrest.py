@@ -195,3 +195,37 @@ def test_point_in_time_restore_brings_back_only_what_was_committed_before_the_ta
     finally:
         host.run(f"runuser -u pgbackrest -- /usr/lib/postgresql/15/bin/pg_ctl -D {SCRATCH} -m immediate stop")
         host.run(f"rm -rf {SCRATCH}")
+
+
+@pytest.mark.parametrize("repo", [1, 2])
+def test_the_restore_drill_restores_the_database_exactly_and_times_it(host, primary, repo):
+    sql(primary, "CREATE TABLE IF NOT EXISTS drill (v text NOT NULL)")
+    sql(primary, "INSERT INTO drill SELECT 'row-' || g FROM generate_series(1, 500) g")
+    with journal_on_failure(host, f"pgbackrest-restore-drill@{repo}"):
+        assert host.run(f"systemctl start pgbackrest-restore-drill@{repo}.service").rc == 0
+    summary = json.loads(host.file(f"/var/lib/pgbackrest/restore-drill-repo{repo}.json").content_string)
+    assert summary["success"] and summary["problems"] == [] and summary["repo"] == repo
+    assert summary["tables"] >= 1 and summary["rto_seconds"] > 0
+    found = textfile(host, f"pgbackrest_restore_drill_repo{repo}.prom")
+    assert found[f'pgbackrest_restore_drill_success{{repo="{repo}"}}'] == 1
+    assert found[f'pgbackrest_restore_drill_rto_seconds{{repo="{repo}"}}'] == summary["rto_seconds"]
+    assert host.run(f"ls -A /var/lib/pgbackrest-drill/repo{repo}").stdout.strip() == ""   # scratch removed
+
+
+def test_the_restore_drill_fails_when_a_backup_file_is_corrupted(host):
+    # The local repository's newest backup's pg_control (in every backup, always restored),
+    # damaged on purpose.
+    newest = [b for b in info(host)["backup"] if b["database"]["repo-key"] == 1][-1]["label"]
+    target = f"/var/lib/pgbackrest/backup/{STANZA}/{newest}/pg_data/global/pg_control.zst"
+    host.run_expect([0], f"cp -p {target} {target}.saved && "
+                         f"printf 'damaged' | dd of={target} bs=1 seek=20 conv=notrunc")
+    try:
+        failed = host.run("systemctl start pgbackrest-restore-drill@1.service")
+    finally:
+        host.run(f"mv {target}.saved {target}")
+        host.run("systemctl reset-failed pgbackrest-restore-drill@1.service")
+    assert failed.rc != 0
+    summary = json.loads(host.file("/var/lib/pgbackrest/restore-drill-repo1.json").content_string)
+    assert not summary["success"] and summary["problems"]
+    found = textfile(host, "pgbackrest_restore_drill_repo1.prom")
+    assert found['pgbackrest_restore_drill_success{repo="1"}'] == 0

@@ -12,17 +12,15 @@ import time
 import uuid
 
 import pytest
-from paas_testlib import journal_on_failure, prometheus_samples, wait_for
+from paas_testlib import journal_on_failure, load_script, prometheus_samples, wait_for
 
 testinfra_hosts = ["ansible://pgbackrest-repo"]
 
 STANZA = "main"
 SCRATCH = "/srv/pitr"
 SCRATCH_PORT = 5499
-# pg_controldata's labels for the settings a recovering server needs at least as high as the primary's.
-CONTROL_SETTINGS = {"max_connections": "max_connections", "max_worker_processes": "max_worker_processes",
-                    "max_wal_senders": "max_wal_senders", "max_prepared_xacts": "max_prepared_transactions",
-                    "max_locks_per_xact": "max_locks_per_transaction"}
+# The restore drill's recipe for a scratch server's postgresql.conf (from pg_controldata).
+DRILL = load_script("roles/pgbackrest/files/pgbackrest-restore-drill.py")
 
 
 @pytest.fixture(scope="module")
@@ -174,13 +172,8 @@ def test_point_in_time_restore_brings_back_only_what_was_committed_before_the_ta
     # Debian keeps the cluster's configuration outside the data directory: a minimal one here,
     # with the settings recovery needs at least as high as on the primary (from pg_controldata).
     control = host.check_output(f"runuser -u pgbackrest -- /usr/lib/postgresql/15/bin/pg_controldata {SCRATCH}")
-    conf = [f"port = {SCRATCH_PORT}", "listen_addresses = ''", f"unix_socket_directories = '{SCRATCH}'",
-            "archive_mode = off"]
-    for line in control.splitlines():
-        label, _, value = line.partition(" setting:")
-        if label in CONTROL_SETTINGS:
-            conf.append(f"{CONTROL_SETTINGS[label]} = {value.strip()}")
-    for name, text in (("postgresql.conf", "\n".join(conf)), ("pg_hba.conf", "local all all trust"),
+    conf = DRILL.scratch_settings(control, SCRATCH_PORT, SCRATCH)
+    for name, text in (("postgresql.conf", conf.rstrip()), ("pg_hba.conf", "local all all trust"),
                        ("pg_ident.conf", "")):
         host.run(f"printf '%s\\n' \"{text}\" > {SCRATCH}/{name} && chown pgbackrest {SCRATCH}/{name}")
     start = host.run(f"runuser -u pgbackrest -- /usr/lib/postgresql/15/bin/pg_ctl -D {SCRATCH} "

@@ -85,3 +85,27 @@ def test_files_are_replaced_whole_and_readable_by_the_exporter(tmp_path):
 def test_label_values_are_escaped():
     text = metrics.unit_metrics('we"ird\\', "check", "success", 1)
     assert 'stanza="we\\"ird\\\\"' in text
+
+
+@pytest.mark.parametrize(("summary", "result", "success", "rto"), [
+    ({"success": True, "rto_seconds": 42.36, "tables": 5}, "success", 1, 42.4),
+    ({"success": True, "rto_seconds": 42.36, "tables": 5}, "exit-code", 0, None),   # killed after its summary
+    ({"success": False, "rto_seconds": None, "tables": 0}, "exit-code", 0, None),
+    (None, "success", 0, None),                                                     # no summary written
+])
+def test_a_restore_drill_is_a_success_only_with_its_unit_and_its_rto_only_then(summary, result, success, rto):
+    found = samples(metrics.drill_metrics(summary, 2, result, 1000.0))
+    assert found['pgbackrest_restore_drill_success{repo="2"}'] == success
+    assert found['pgbackrest_restore_drill_timestamp_seconds{repo="2"}'] == 1000
+    assert found.get('pgbackrest_restore_drill_rto_seconds{repo="2"}') == rto
+
+
+def test_the_drill_summary_becomes_the_repositorys_metrics_file(tmp_path):
+    summary = tmp_path / "restore-drill-repo1.json"
+    summary.write_text('{"success": true, "rto_seconds": 12.0, "tables": 3}')
+    assert metrics.main(["--stanza=main", f"--dir={tmp_path}", f"--drill-summary={summary}", "--repo=1",
+                         "--result=success"]) == 0
+    found = samples((tmp_path / "pgbackrest_restore_drill_repo1.prom").read_text())
+    assert found['pgbackrest_restore_drill_success{repo="1"}'] == 1
+    assert found['pgbackrest_restore_drill_tables{repo="1"}'] == 3
+    assert not (tmp_path / "pgbackrest.prom").exists()   # no repository state read in this mode

@@ -6,7 +6,6 @@ import json
 
 import pytest
 from paas_testlib import load_script
-from paas_testlib import prometheus_samples as samples
 
 drill = load_script("roles/pgbackrest/files/pgbackrest-restore-drill.py")
 
@@ -53,28 +52,3 @@ def test_the_scratch_settings_follow_the_primarys_controldata():
     assert "unix_socket_directories = '/srv/drill'" in conf
     assert "max_connections = 200" in conf and "max_prepared_transactions = 0" in conf
     assert "max_locks_per_transaction = 64" in conf
-
-
-def test_metrics_carry_the_result_and_the_rto_per_repository():
-    found = samples(drill.metrics(2, True, 1000.0, 42.36, 5))
-    assert found['pgbackrest_restore_drill_success{repo="2"}'] == 1
-    assert found['pgbackrest_restore_drill_rto_seconds{repo="2"}'] == 42.4
-    assert found['pgbackrest_restore_drill_tables{repo="2"}'] == 5
-    failed = samples(drill.metrics(1, False, 1000.0, None, 0))
-    assert failed['pgbackrest_restore_drill_success{repo="1"}'] == 0
-    assert not any("rto" in key for key in failed)
-
-
-@pytest.mark.parametrize(("summary", "result", "success"), [
-    ({"success": True, "rto_seconds": 12.0, "tables": 3}, "success", 1),
-    ({"success": True, "rto_seconds": 12.0, "tables": 3}, "exit-code", 0),
-    ({"success": False, "rto_seconds": None, "tables": 0}, "exit-code", 0),
-    (None, "success", 0),
-])
-def test_the_metrics_step_trusts_the_summary_only_when_the_unit_succeeded(tmp_path, summary, result, success):
-    path = tmp_path / "restore-drill-repo1.json"
-    if summary is not None:
-        path.write_text(json.dumps(summary))
-    assert drill.main(["--repo=1", f"--summary={path}", f"--metrics-dir={tmp_path}", f"--result={result}"]) == 0
-    found = samples((tmp_path / "pgbackrest_restore_drill_repo1.prom").read_text())
-    assert found['pgbackrest_restore_drill_success{repo="1"}'] == success

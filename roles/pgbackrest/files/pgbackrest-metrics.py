@@ -10,6 +10,8 @@ backup and check unit (ExecStopPost, as root: pgBackRest itself runs as the repo
 writes two files, each through a temporary file and a rename (a scrape never reads half a file):
 pgbackrest.prom (the repository: newest backup of each type, its duration and sizes) and
 pgbackrest_unit_<unit>.prom (whether that unit's last run succeeded, and when).
+After each restore drill (pgbackrest-restore-drill@<repo>.service) it turns the drill's JSON
+summary into pgbackrest_restore_drill_repo<repo>.prom instead (--drill-summary, --repo).
 Standard library only; unit tests: tests/unit/test_pgbackrest_metrics.py.
 """
 
@@ -34,6 +36,10 @@ HELP = {
     "pgbackrest_backup_last_repository_size_bytes": "Bytes the newest backup of each type added to the repository.",
     "pgbackrest_unit_last_run_success": "Whether the unit's last run succeeded (1) or failed (0).",
     "pgbackrest_unit_last_run_timestamp_seconds": "When the unit last ran.",
+    "pgbackrest_restore_drill_success": "Whether the last restore drill restored the data exactly (1) or not (0).",
+    "pgbackrest_restore_drill_timestamp_seconds": "When the last restore drill finished.",
+    "pgbackrest_restore_drill_rto_seconds": "Seconds from the start of the restore until the server answered.",
+    "pgbackrest_restore_drill_tables": "User tables compared by the last restore drill.",
 }
 
 
@@ -103,6 +109,33 @@ def unit_metrics(stanza: str, unit: str, result: str, now: float) -> str:
                     ("pgbackrest_unit_last_run_timestamp_seconds", labels, int(now))])
 
 
+def drill_metrics(summary: dict | None, repo: int, result: str, now: float) -> str:
+    """The last restore drill of one repository, from the drill's JSON summary (None: none written).
+
+    Success only when the unit succeeded too ($SERVICE_RESULT "success"): a drill killed before
+    it wrote its summary must not be reported by an older one. The RTO only of a success.
+    """
+    summary = summary or {}
+    success = bool(summary.get("success")) and result == "success"
+    labels = {"repo": str(repo)}
+    samples: list[tuple[str, dict, float]] = [
+        ("pgbackrest_restore_drill_success", labels, int(success)),
+        ("pgbackrest_restore_drill_timestamp_seconds", labels, int(now)),
+        ("pgbackrest_restore_drill_tables", labels, int(summary.get("tables") or 0)),
+    ]
+    if success and summary.get("rto_seconds") is not None:
+        samples.append(("pgbackrest_restore_drill_rto_seconds", labels, round(float(summary["rto_seconds"]), 1)))
+    return _render(samples)
+
+
+def read_summary(path: str) -> dict | None:
+    try:
+        with open(path) as summary:
+            return json.load(summary)
+    except (OSError, ValueError):
+        return None
+
+
 def write_atomically(directory: str, name: str, text: str) -> None:
     """Write name in directory through a temporary file in the same directory and a rename."""
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
@@ -135,7 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", required=True, help="the node exporter's textfile directory")
     parser.add_argument("--unit", help="the unit that just ran (backup-full, backup-offsite-diff, check, ...)")
     parser.add_argument("--result", default="", help="systemd's $SERVICE_RESULT for that unit")
+    parser.add_argument("--drill-summary", help="instead: the restore drill's JSON summary, turned into its metrics")
+    parser.add_argument("--repo", type=int, default=1, help="with --drill-summary: the repository drilled")
     args = parser.parse_args(argv)
+    if args.drill_summary:
+        write_atomically(args.dir, f"pgbackrest_restore_drill_repo{args.repo}.prom",
+                         drill_metrics(read_summary(args.drill_summary), args.repo, args.result, time.time()))
+        return 0
     if args.unit:
         write_atomically(args.dir, f"pgbackrest_unit_{args.unit}.prom",
                          unit_metrics(args.stanza, args.unit, args.result, time.time()))

@@ -13,8 +13,9 @@ pgbackrest-restore-drill@<repo>.service (weekly timer, or by hand; playbooks/res
     scratch server on a spare port (the recovery time, RTO, runs from here until it answers
     as a primary).
  4. Record the same on the scratch server, compare, stop it and remove the directory.
- 5. Write the result as metrics (textfile collector) and a JSON summary; exit 1 on any
-    mismatch or failure, so the unit fails and the journal says why.
+ 5. Write the result as a JSON summary (the unit then hands it to pgbackrest-metrics, which
+    turns it into metrics); exit 1 on any mismatch or failure, so the unit fails and the
+    journal says why.
 
 Standard library only; unit tests: tests/unit/test_pgbackrest_restore_drill.py.
 """
@@ -29,7 +30,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 PG_BIN = "/usr/lib/postgresql/{version}/bin"
@@ -60,14 +60,6 @@ RECORD_SQL = """SELECT json_build_object('restore_point', {restore_point}, 'tabl
       'FROM %I.%I t', 'x', schemaname, tablename), false, true, '') AS x
     WHERE schemaname NOT IN ('pg_catalog', 'information_schema')) s), '{{}}'::json));
 """
-
-HELP = {
-    "pgbackrest_restore_drill_success": "Whether the last restore drill restored the data exactly (1) or not (0).",
-    "pgbackrest_restore_drill_timestamp_seconds": "When the last restore drill finished.",
-    "pgbackrest_restore_drill_rto_seconds": "Seconds from the start of the restore until the server answered.",
-    "pgbackrest_restore_drill_tables": "User tables compared by the last restore drill.",
-}
-
 
 def record_sql(restore_point: str | None) -> str:
     """The recording transaction: on the primary, locks and a restore point first; on the scratch server, reads."""
@@ -107,30 +99,13 @@ def scratch_settings(controldata: str, port: int, socket_dir: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def metrics(repo: int, success: bool, finished: float, rto: float | None, tables: int) -> str:
-    labels = f'{{repo="{repo}"}}'
-    samples = [("pgbackrest_restore_drill_success", int(success)),
-               ("pgbackrest_restore_drill_timestamp_seconds", int(finished)),
-               ("pgbackrest_restore_drill_tables", tables)]
-    if rto is not None:
-        samples.append(("pgbackrest_restore_drill_rto_seconds", round(rto, 1)))
-    lines = []
-    for name, value in samples:
-        lines += [f"# HELP {name} {HELP[name]}", f"# TYPE {name} gauge", f"{name}{labels} {value}"]
-    return "\n".join(lines) + "\n"
-
-
-def write_atomically(directory: str, name: str, text: str, mode: int = 0o644) -> None:
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
-    try:
-        with os.fdopen(handle, "w") as out:
-            out.write(text)
-        os.chmod(temporary, mode)
-        os.replace(temporary, os.path.join(directory, name))
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+def write_summary(path: str, result: dict) -> None:
+    """The summary, replaced whole (a temporary file beside it, then a rename)."""
+    with open(f"{path}.tmp", "w") as out:
+        json.dump(result, out, indent=2)
+        out.write("\n")
+    os.chmod(f"{path}.tmp", 0o640)
+    os.replace(f"{path}.tmp", path)
 
 
 def run(command: list[str], stdin: str | None = None, timeout: int = 3600) -> str:
@@ -207,21 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scratch", default="", help="scratch data directory (removed afterwards)")
     parser.add_argument("--port", type=int, default=5499)
     parser.add_argument("--summary", required=True, help="the JSON summary the drill writes")
-    parser.add_argument("--metrics-dir", default="",
-                        help="instead of a drill: turn the summary into metrics there (run as root afterwards)")
-    parser.add_argument("--result", default="", help="with --metrics-dir: systemd's $SERVICE_RESULT of the drill")
     args = parser.parse_args(argv)
-    if args.metrics_dir:
-        try:
-            with open(args.summary) as summary:
-                result = json.load(summary)
-        except (OSError, ValueError):
-            result = {"success": False, "rto_seconds": None, "tables": 0}
-        success = bool(result.get("success")) and args.result == "success"
-        write_atomically(args.metrics_dir, f"pgbackrest_restore_drill_repo{args.repo}.prom",
-                         metrics(args.repo, success, time.time(), result.get("rto_seconds") if success else None,
-                                 result.get("tables", 0)))
-        return 0
     if not args.host or not args.scratch:
         parser.error("a drill needs --host and --scratch")
     try:
@@ -229,8 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, subprocess.TimeoutExpired, OSError, ValueError, StopIteration) as error:
         result = {"repo": args.repo, "success": False, "problems": [str(error)], "rto_seconds": None,
                   "tables": 0, "finished": int(time.time())}
-    write_atomically(os.path.dirname(args.summary), os.path.basename(args.summary),
-                     json.dumps(result, indent=2) + "\n", mode=0o640)
+    write_summary(args.summary, result)
     print(json.dumps(result))
     for problem in result["problems"]:
         print(f"restore drill: {problem}", file=sys.stderr)

@@ -10,9 +10,10 @@ Each suite's and scenario's output goes to reports/<name>.log; the console gets
 one line per step with its duration, the tail of the log when it fails, and a
 last line `N passed, N failed` that sums the tests of every suite.
 
-The Molecule scenarios and the sandbox run side by side, `--jobs` at a time
-(default 2, or PAAS_TEST_JOBS): each works on its own containers and network,
-and most of their time is apt downloads and systemd waits, not CPU.
+The suites' steps run side by side, `--jobs` at a time (default 2, or
+PAAS_TEST_JOBS): the sandbox chain first, lint, argspecs and unit beside it,
+then the Molecule scenarios, longest first. Each scenario works on its own
+containers and network.
 
     scripts/test-all.py                  # everything
     scripts/test-all.py lint unit        # some suites
@@ -38,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "reports"
 VENV_BIN = ROOT / ".venv" / "bin"
 SUITES = ["lint", "argspecs", "unit", "molecule", "sandbox"]
-# Suites whose steps use containers: these run concurrently, --jobs at a time.
+# Suites whose steps use containers (the others run on the controller alone).
 CONTAINER_SUITES = ["molecule", "sandbox"]
 PRINT_LOCK = threading.Lock()
 
@@ -236,39 +237,32 @@ def main() -> int:
     REPORTS.mkdir(exist_ok=True)
 
     started = time.monotonic()
-    results: list[tuple[str, float, list[Step]]] = []
-    for suite in SUITES:
-        if suite not in selected or suite in CONTAINER_SUITES:
-            continue
-        print(f"== {suite}", flush=True)
-        t0 = time.monotonic()
-        steps = globals()[f"suite_{suite}"]()
-        results.append((suite, time.monotonic() - t0, steps))
-
-    # The sandbox is the longest job: it starts first, scenarios fill the other slots.
+    # One pool, --jobs at a time: the sandbox (the longest chain) starts first, the
+    # controller-only suites (lint, argspecs, unit) run beside it in the other slot
+    # instead of before everything, then the scenarios follow longest first.
     jobs: list[tuple[str, object]] = []
     if "sandbox" in selected:
         jobs.append(("sandbox", suite_sandbox))
+    jobs += [(suite, globals()[f"suite_{suite}"]) for suite in SUITES
+             if suite in selected and suite not in CONTAINER_SUITES]
     if "molecule" in selected:
         jobs += [("molecule", job) for job in molecule_jobs(args.scenario)]
-    if jobs:
-        names = " and ".join(s for s in CONTAINER_SUITES if s in selected)
-        print(f"== {names} ({max(1, args.jobs)} at a time)", flush=True)
-        t0 = time.monotonic()
-        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            futures = [(suite, pool.submit(guarded, suite, job)) for suite, job in jobs]
-            done = [(suite, future.result()) for suite, future in futures]
-        wall = time.monotonic() - t0
-        for suite in CONTAINER_SUITES:
-            steps = [step for name, part in done if name == suite for step in part]
-            if suite in selected:
-                results.append((suite, sum(step.seconds for step in steps), steps))
-        busy = sum(step.seconds for _, part in done for step in part)
-        print(f"  (containers: {wall:.1f} s wall clock for {busy:.1f} s of steps)", flush=True)
+    print(f"== {', '.join(s for s in SUITES if s in selected)} ({max(1, args.jobs)} at a time)", flush=True)
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = [(suite, pool.submit(guarded, suite, job)) for suite, job in jobs]
+        done = [(suite, future.result()) for suite, future in futures]
+    wall = time.monotonic() - started
+    results: list[tuple[str, float, list[Step]]] = []
+    for suite in SUITES:
+        steps = [step for name, part in done if name == suite for step in part]
+        if suite in selected:
+            results.append((suite, sum(step.seconds for step in steps), steps))
+    busy = sum(step.seconds for _, part in done for step in part)
+    print(f"  ({wall:.1f} s wall clock for {busy:.1f} s of steps)", flush=True)
 
     total_passed = sum(s.passed for _, _, steps in results for s in steps)
     total_failed = sum(s.failed for _, _, steps in results for s in steps)
-    print("\n== durations (molecule and sandbox: sum of their steps, which overlap)")
+    print("\n== durations (each suite: the sum of its steps; suites overlap)")
     for suite, secs, steps in results:
         print(f"  {suite:<12} {secs:7.1f} s   {sum(s.passed for s in steps)} passed, "
               f"{sum(s.failed for s in steps)} failed")

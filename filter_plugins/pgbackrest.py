@@ -6,6 +6,8 @@ Pure functions: no I/O. Unit tests: tests/unit/test_pgbackrest.py.
         -> [message naming the variable], one per broken rule; empty when the input is usable
     {{ info_json | pgbackrest_backups }}  -> [{'label', 'type', 'repo', 'start', 'stop'}] of the stanza, oldest first
     {{ info_json | pgbackrest_repository_status }}  -> {repository number: status code} (1: no stanza there)
+    {{ request | pgbackrest_restore_problems }}  -> [message naming the variable] (playbooks/db-restore.yml)
+    {{ '2026-12-01T10:00:00+01:00' | pgbackrest_restore_target }}  -> '2026-12-01 09:00:00+00'
 
 `settings` is the dictionary vars/main.yml builds from the role's pgbackrest_*
 variables (keys without the prefix); `addresses` maps each host the role names
@@ -18,6 +20,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 
 try:
     from ansible.errors import AnsibleFilterError
@@ -172,6 +175,64 @@ def pgbackrest_repository_status(info) -> dict:
     return {int(repo["key"]): int(repo.get("status", {}).get("code", 99)) for repo in repos}
 
 
+def _parse_target(value) -> datetime:
+    """A point in time with its offset: ISO 8601 (T or space, Z or +HH:MM); ValueError otherwise."""
+    text = str(value).strip()
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone")
+    return moment
+
+
+def pgbackrest_restore_target(value) -> str:
+    """The restore target in UTC as pgBackRest's --target takes it: 'YYYY-MM-DD HH:MM:SS[.ffffff]+00'."""
+    try:
+        moment = _parse_target(value).astimezone(UTC)
+    except ValueError as exc:
+        raise AnsibleFilterError(f"pgbackrest_restore_target: {exc}") from exc
+    return moment.strftime("%Y-%m-%d %H:%M:%S" + (".%f" if moment.microsecond else "")) + "+00"
+
+
+def pgbackrest_restore_problems(request: Mapping, now: float | None = None) -> list:
+    """Rules of a restore of the primary (playbooks/db-restore.yml), checked before anything changes.
+
+    `request`: host (the host to rebuild), confirm (what the operator typed), primaries (the
+    db_primary group), target_time ('' for the end of the archive), repo, s3_enabled.
+    `now`: the current time as a Unix timestamp (default: the controller's clock).
+    """
+    request = _require_mapping("pgbackrest_restore_problems", request)
+    host, primaries = str(request["host"]), list(request["primaries"])
+    problems = []
+    if len(primaries) != 1:
+        problems.append(f"the db_primary group needs exactly one host; it has {', '.join(primaries) or 'none'}")
+    elif host != primaries[0]:
+        problems.append(f"db_restore_host {host} is not the primary ({primaries[0]}): a restore rebuilds the "
+                        "primary; a replica is rebuilt from the primary with playbooks/db-rejoin.yml")
+    if str(request["confirm"]) != host:
+        problems.append(f"db_restore_confirm must name the host whose database the backup replaces "
+                        f"(-e db_restore_confirm={host}); nothing on {host} was changed")
+    target = str(request["target_time"] or "")
+    if target:
+        try:
+            moment = _parse_target(target)
+        except ValueError:
+            problems.append(f"db_restore_target_time {target!r} is not a point in time with its time zone "
+                            "(e.g. '2026-12-01 10:00:00+00:00' or '2026-12-01T10:00:00Z')")
+        else:
+            current = datetime.now(UTC).timestamp() if now is None else float(now)
+            if moment.timestamp() > current:
+                problems.append(f"db_restore_target_time {target} is in the future (now "
+                                f"{datetime.fromtimestamp(current, UTC):%Y-%m-%d %H:%M:%S}+00): "
+                                "no backup or WAL holds it")
+    repo = str(request["repo"])
+    if repo not in ("1", "2"):
+        problems.append(f"db_restore_repo must be 1 (the backup host) or 2 (off-site), not {repo!r}")
+    elif repo == "2" and not _true(request["s3_enabled"]):
+        problems.append("db_restore_repo 2 (off-site) needs pgbackrest_s3_enabled: this inventory has no "
+                        "off-site repository")
+    return problems
+
+
 class FilterModule:
     """pgbackrest filters."""
 
@@ -180,4 +241,6 @@ class FilterModule:
             "pgbackrest_problems": pgbackrest_problems,
             "pgbackrest_backups": pgbackrest_backups,
             "pgbackrest_repository_status": pgbackrest_repository_status,
+            "pgbackrest_restore_problems": pgbackrest_restore_problems,
+            "pgbackrest_restore_target": pgbackrest_restore_target,
         }

@@ -112,3 +112,6 @@ def test_the_restore_drill_playbook_restores_each_repository_exactly():
         assert f"repository {repo}: restored exactly" in result.stdout, repo
         summary = json.loads(on_backup_host(f"sudo -n cat /var/lib/pgbackrest/restore-drill-repo{repo}.json").stdout)
         assert summary["success"] and summary["tables"] >= 1 and summary["database"] == database
+    # And each app host's files, from each restic repository.
+    for repository in ("local", "offsite"):
+        assert result.stdout.count(f"files from {repository}: restored exactly") == 2, repository

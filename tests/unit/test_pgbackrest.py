@@ -6,7 +6,13 @@ import json
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from pgbackrest import pgbackrest_backups, pgbackrest_problems, pgbackrest_repository_status
+from pgbackrest import (
+    pgbackrest_backups,
+    pgbackrest_problems,
+    pgbackrest_repository_status,
+    pgbackrest_restore_problems,
+    pgbackrest_restore_target,
+)
 
 GOOD = {"repository_host": "backup1", "database_hosts": ["db1", "db2"], "stanza": "main", "retention_full": 4,
         "retention_diff": 7, "process_max": 2, "compress_type": "zst", "s3_enabled": False}
@@ -133,3 +139,47 @@ def test_each_backup_names_its_repository():
 def test_repository_status_is_read_per_repository():
     assert pgbackrest_repository_status(TWO_REPOS) == {1: 0, 2: 1}
     assert pgbackrest_repository_status(json.dumps([{"name": "main", "status": {"code": 1}}])) == {1: 1}
+
+
+# playbooks/db-restore.yml: who may be rebuilt, the confirmation, the point in time, the repository.
+NOW = 1796116800.0  # 2026-12-01 09:20:00 UTC
+RESTORE = {"host": "db1", "confirm": "db1", "primaries": ["db1"], "target_time": "", "repo": 1, "s3_enabled": False}
+
+
+def test_a_confirmed_restore_of_the_primary_has_no_problems():
+    assert pgbackrest_restore_problems(RESTORE, NOW) == []
+    assert pgbackrest_restore_problems({**RESTORE, "target_time": "2026-12-01T09:19:59Z"}, NOW) == []
+    assert pgbackrest_restore_problems({**RESTORE, "repo": "2", "s3_enabled": True}, NOW) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"confirm": ""}, "db_restore_confirm must name the host"),
+        ({"confirm": "db2"}, "-e db_restore_confirm=db1"),
+        ({"host": "db2", "confirm": "db2"}, "db_restore_host db2 is not the primary (db1)"),
+        ({"primaries": []}, "the db_primary group needs exactly one host; it has none"),
+        ({"primaries": ["db1", "db2"]}, "it has db1, db2"),
+        ({"target_time": "2026-12-01 10:00:00+00:00"},
+         "db_restore_target_time 2026-12-01 10:00:00+00:00 is in the future (now 2026-12-01 09:20:00+00)"),
+        ({"target_time": "2026-12-01 11:30:00+02:00"}, "is in the future"),
+        ({"target_time": "2026-12-01 09:00:00"}, "is not a point in time with its time zone"),
+        ({"target_time": "yesterday"}, "db_restore_target_time 'yesterday' is not a point in time"),
+        ({"repo": 3}, "db_restore_repo must be 1 (the backup host) or 2 (off-site), not '3'"),
+        ({"repo": 2}, "db_restore_repo 2 (off-site) needs pgbackrest_s3_enabled"),
+    ],
+)
+def test_each_restore_rule_names_the_variable(changes, named):
+    problems = pgbackrest_restore_problems({**RESTORE, **changes}, NOW)
+    assert any(named in problem for problem in problems), problems
+
+
+def test_a_target_an_hour_ahead_in_another_zone_is_still_in_the_past():
+    assert pgbackrest_restore_problems({**RESTORE, "target_time": "2026-12-01 10:19:00+01:00"}, NOW) == []
+
+
+def test_the_restore_target_is_given_to_pgbackrest_in_utc():
+    assert pgbackrest_restore_target("2026-12-01T10:00:00+01:00") == "2026-12-01 09:00:00+00"
+    assert pgbackrest_restore_target("2026-12-01 09:00:00.250000Z") == "2026-12-01 09:00:00.250000+00"
+    with pytest.raises(AnsibleFilterError, match="has no time zone"):
+        pgbackrest_restore_target("2026-12-01 09:00:00")

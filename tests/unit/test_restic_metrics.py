@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -58,3 +59,37 @@ def test_files_are_replaced_whole(tmp_path):
     metrics.write_atomically(str(tmp_path), "restic_local.prom", "two\n")
     assert (tmp_path / "restic_local.prom").read_text() == "two\n"
     assert sorted(os.listdir(tmp_path)) == ["restic_local.prom"]
+
+
+DRILL_SUMMARY = {"success": True, "compared": 12, "rto_seconds": 4.2, "started_at": 1796083260.0,
+                 "snapshot_time": "2026-12-01T00:00:00.5Z"}
+
+
+def test_a_successful_drill_reports_its_files_rto_and_rpo():
+    found = samples(metrics.drill_metrics(DRILL_SUMMARY, "local", "app1", "success", 1796083300.0))
+    labels = '{repository="local",host="app1"}'
+    assert found[f"restic_restore_drill_success{labels}"] == 1
+    assert found[f"restic_restore_drill_files_compared{labels}"] == 12
+    assert found[f"restic_restore_drill_rto_seconds{labels}"] == 4
+    assert found[f"restic_restore_drill_rpo_seconds{labels}"] == 59   # started a minute after the snapshot
+    assert found[f"restic_restore_drill_timestamp_seconds{labels}"] == 1796083300
+
+
+@pytest.mark.parametrize(("summary", "result"), [
+    ({**DRILL_SUMMARY, "success": False}, "success"),
+    (DRILL_SUMMARY, "exit-code"),    # the unit failed after an older summary was left
+    (None, "success"),               # no summary written
+])
+def test_a_failed_drill_is_a_failure_without_rto_or_rpo(summary, result):
+    found = samples(metrics.drill_metrics(summary, "offsite", "app1", result, 1796083300.0))
+    assert found['restic_restore_drill_success{repository="offsite",host="app1"}'] == 0
+    assert not any("rto" in name or "rpo" in name for name in found)
+
+
+def test_the_drill_metrics_file_is_written_from_the_summary(tmp_path):
+    summary = tmp_path / "restore-drill-local.json"
+    summary.write_text(json.dumps(DRILL_SUMMARY))
+    assert metrics.main(["--repository", "local", "--host", "app1", "--dir", str(tmp_path),
+                         "--drill-summary", str(summary), "--result", "success"]) == 0
+    found = samples((tmp_path / "restic_restore_drill_local.prom").read_text())
+    assert found['restic_restore_drill_success{repository="local",host="app1"}'] == 1

@@ -10,6 +10,8 @@ unit (ExecStopPost):
 writes two files, each through a temporary file and a rename (a scrape never reads half a file):
 restic_<repository>.prom (this host's snapshots there: how many, when the newest was taken) and
 restic_unit_<unit>.prom (whether that unit's last run succeeded, and when).
+After each restore drill (restic-restore-drill@<repository>.service) it turns the drill's JSON
+summary into restic_restore_drill_<repository>.prom instead (--drill-summary).
 Standard library only; unit tests: tests/unit/test_restic_metrics.py.
 """
 
@@ -31,6 +33,11 @@ HELP = {
     "restic_snapshot_last_timestamp_seconds": "When this host's newest snapshot in the repository was taken.",
     "restic_unit_last_run_success": "Whether the unit's last run succeeded (1) or failed (0).",
     "restic_unit_last_run_timestamp_seconds": "When the unit last ran.",
+    "restic_restore_drill_success": "Whether the last restore drill restored the files exactly (1) or not (0).",
+    "restic_restore_drill_timestamp_seconds": "When the last restore drill finished.",
+    "restic_restore_drill_files_compared": "Files the last restore drill compared with the live ones.",
+    "restic_restore_drill_rto_seconds": "Seconds from the start of the restore until the files were usable.",
+    "restic_restore_drill_rpo_seconds": "Age of the restored snapshot when the drill started (what a loss costs).",
 }
 
 
@@ -84,6 +91,35 @@ def unit_metrics(repository: str, unit: str, result: str, now: float) -> str:
                     ("restic_unit_last_run_timestamp_seconds", labels, now)])
 
 
+def drill_metrics(summary: dict | None, repository: str, host: str, result: str, now: float) -> str:
+    """The last restore drill of one repository, from the drill's JSON summary (None: none written).
+
+    Success only when the unit succeeded too ($SERVICE_RESULT "success"): a drill killed before
+    it wrote its summary must not be reported by an older one. RTO and RPO only of a success.
+    """
+    summary = summary or {}
+    success = bool(summary.get("success")) and result == "success"
+    labels = {"repository": repository, "host": host}
+    samples: list[tuple[str, dict, float]] = [
+        ("restic_restore_drill_success", labels, int(success)),
+        ("restic_restore_drill_timestamp_seconds", labels, now),
+        ("restic_restore_drill_files_compared", labels, int(summary.get("compared") or 0)),
+    ]
+    if success:
+        samples.append(("restic_restore_drill_rto_seconds", labels, float(summary["rto_seconds"])))
+        samples.append(("restic_restore_drill_rpo_seconds", labels,
+                        max(0.0, float(summary["started_at"]) - snapshot_time(summary["snapshot_time"]))))
+    return _render(samples)
+
+
+def read_summary(path: str) -> dict | None:
+    try:
+        with open(path) as summary:
+            return json.load(summary)
+    except (OSError, ValueError):
+        return None
+
+
 def write_atomically(directory: str, name: str, text: str) -> None:
     """Write name in directory through a temporary file in the same directory and a rename."""
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
@@ -114,7 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", required=True, help="the node exporter's textfile directory")
     parser.add_argument("--unit", help="the unit that just ran (backup-local, check-offsite, ...)")
     parser.add_argument("--result", default="", help="systemd's $SERVICE_RESULT for that unit")
+    parser.add_argument("--drill-summary", help="instead: the restore drill's JSON summary, turned into its metrics")
     args = parser.parse_args(argv)
+    if args.drill_summary:
+        write_atomically(args.dir, f"restic_restore_drill_{args.repository}.prom",
+                         drill_metrics(read_summary(args.drill_summary), args.repository, args.host, args.result,
+                                       time.time()))
+        return 0
     if args.unit:
         write_atomically(args.dir, f"restic_unit_{args.unit}.prom",
                          unit_metrics(args.repository, args.unit, args.result, time.time()))

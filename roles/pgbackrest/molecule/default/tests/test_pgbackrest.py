@@ -12,7 +12,7 @@ import time
 import uuid
 
 import pytest
-from paas_testlib import journal_on_failure, load_script, prometheus_samples, wait_for
+from paas_testlib import journal_on_failure, load_script, prometheus_samples, run_playbook, wait_for
 
 testinfra_hosts = ["ansible://pgbackrest-repo"]
 
@@ -222,3 +222,41 @@ def test_the_restore_drill_fails_when_a_backup_file_is_corrupted(host):
     assert not summary["success"] and summary["problems"]
     found = textfile(host, "pgbackrest_restore_drill_repo1.prom")
     assert found['pgbackrest_restore_drill_success{repo="1"}'] == 0
+
+
+def said(result) -> str:
+    """A playbook's output and errors as one line (Ansible wraps long messages)."""
+    return " ".join((result.stdout + result.stderr).split())
+
+
+# Last: it replaces the primary's database (playbooks/db-restore.yml, the disaster-recovery path).
+def test_db_restore_refuses_without_confirmation_then_rebuilds_the_primary_to_a_point_in_time(host, primary):
+    inventory = host.backend.ansible_inventory
+    run = uuid.uuid4().hex[:8]
+    sql(primary, "CREATE TABLE IF NOT EXISTS drill (v text NOT NULL)")
+    sql(primary, f"INSERT INTO drill VALUES ('before-{run}')")
+    time.sleep(1)
+    target = sql(primary, "SELECT clock_timestamp()")
+    time.sleep(1)
+    sql(primary, f"INSERT INTO drill VALUES ('after-{run}')")
+    assert pgbackrest(host, "check").rc == 0   # both rows archived in both repositories
+    restore = ("db-restore.yml", "-e", "db_restore_repo=2", "-e", f"db_restore_target_time='{target}'")
+
+    refused = run_playbook(inventory, *restore)
+    assert refused.returncode != 0
+    assert "db_restore_confirm must name the host whose database the backup replaces" in said(refused)
+    future = run_playbook(inventory, "db-restore.yml", "-e", "db_restore_confirm=pgbackrest-db",
+                          "-e", "db_restore_target_time='2999-01-01 00:00:00+00'")
+    assert future.returncode != 0 and "2999-01-01 00:00:00+00 is in the future" in said(future)
+    # Nothing changed on the primary.
+    assert sql(primary, f"SELECT count(*) FROM drill WHERE v LIKE '%-{run}'") == "2"
+
+    done = run_playbook(inventory, *restore, "-e", "db_restore_confirm=pgbackrest-db")
+    assert done.returncode == 0
+    assert sql(primary, f"SELECT string_agg(v, ',' ORDER BY v) FROM drill WHERE v LIKE '%-{run}'") == f"before-{run}"
+    # A primary again: it takes writes, and the data directory it had is kept beside.
+    assert sql(primary, "SELECT pg_is_in_recovery()") == "f"
+    sql(primary, f"INSERT INTO drill VALUES ('restored-{run}')")
+    assert primary.run("ls -d /var/lib/postgresql/15/main.before-restore-*").rc == 0
+    # Its new WAL reaches the repositories again.
+    assert pgbackrest(host, "check").rc == 0

@@ -111,8 +111,8 @@ def test_the_repository_checks_pass(host):
             assert host.run(f"systemctl start restic-check@{repository}.service").rc == 0
 
 
-def test_timers_schedule_backups_and_checks_of_each_repository(host):
-    for unit in ("restic-backup", "restic-check"):
+def test_timers_schedule_backups_checks_and_drills_of_each_repository(host):
+    for unit in ("restic-backup", "restic-check", "restic-restore-drill"):
         for repository in REPOSITORIES:
             timer = host.service(f"{unit}@{repository}.timer")
             assert timer.is_enabled and timer.is_running, f"{unit}@{repository}"
@@ -143,3 +143,59 @@ def test_secrets_sit_in_root_only_files(host):
         assert (secret.user, secret.mode) == ("root", 0o600), path
     wrapper = host.file("/usr/local/sbin/paas-restic").content_string
     assert "restic-test-password" not in wrapper and "restic-test-secret-key" not in wrapper
+
+
+DRILL = "/var/lib/restic-drill"
+
+
+def drill(host, repository: str):
+    run = host.run(f"systemctl start restic-restore-drill@{repository}.service")
+    summary = json.loads(host.file(f"{DRILL}/restore-drill-{repository}.json").content_string)
+    found = prometheus_samples(host.file(f"{METRICS}/restic_restore_drill_{repository}.prom").content_string)
+    host.run(f"systemctl reset-failed restic-restore-drill@{repository}.service")
+    return run, summary, found
+
+
+@pytest.mark.parametrize("repository", REPOSITORIES)
+def test_the_restore_drill_restores_the_newest_snapshot_and_compares_every_file(host, repository):
+    with journal_on_failure(host, f"restic-restore-drill@{repository}"):
+        run, summary, found = drill(host, repository)
+        assert run.rc == 0
+    assert summary["success"] and summary["problems"] == []
+    # Every file of the snapshot unchanged since is compared with the live one (none changed here).
+    assert summary["compared"] == summary["files"] >= 2
+    assert summary["rto_seconds"] > 0
+    labels = f'{{repository="{repository}",host="restic-client"}}'
+    assert found[f"restic_restore_drill_success{labels}"] == 1
+    assert found[f"restic_restore_drill_files_compared{labels}"] == summary["compared"]
+    assert 0 <= found[f"restic_restore_drill_rpo_seconds{labels}"] < 3600
+    assert host.run(f"ls -A {DRILL}/scratch/{repository}").rc != 0   # the copy is removed
+
+
+def test_the_restore_drill_fails_when_a_live_file_differs_from_its_backup(host):
+    # Other bytes, the same size and time: what silent corruption on the live disk looks like.
+    path = f"{STORAGE}/{KEPT}"
+    host.run_expect([0], f"cp -p {path} /root/kept.saved && "
+                         f"printf 'X' | dd of={path} bs=1 seek=0 conv=notrunc && touch -r /root/kept.saved {path}")
+    try:
+        run, summary, found = drill(host, "local")
+    finally:
+        host.run(f"cp -p /root/kept.saved {path} && rm -f /root/kept.saved")
+    assert run.rc != 0
+    assert summary["problems"] == [f"{path} differs from the live file"]
+    assert found['restic_restore_drill_success{repository="local",host="restic-client"}'] == 0
+
+
+def test_the_restore_drill_fails_when_the_repository_is_damaged(host):
+    # Every data file of the client's repository on the backup host, damaged on purpose.
+    repo = host.get_host("ansible://restic-repo", ansible_inventory=host.backend.ansible_inventory)
+    data = "/var/lib/restic/restic-client/repo/data"
+    repo.run_expect([0], f"cp -a {data} {data}.saved && find {data} -type f -exec sh -c "
+                         "'printf damaged | dd of=\"$1\" bs=1 seek=64 conv=notrunc 2>/dev/null' _ {} \\;")
+    try:
+        run, summary, found = drill(host, "local")
+    finally:
+        repo.run(f"rm -rf {data} && mv {data}.saved {data}")
+    assert run.rc != 0
+    assert not summary["success"] and summary["problems"][0].startswith("restore failed")
+    assert found['restic_restore_drill_success{repository="local",host="restic-client"}'] == 0

@@ -24,8 +24,9 @@ DOCUMENTATION = r"""
 name: scrape_jobs_from_groups
 short_description: Prometheus scrape jobs from inventory groups
 description:
-  - exporters maps a job name to the inventory group whose hosts run that exporter and its port
-    (C({node: {group: all, port: 9100}})). Each host is scraped at its private address and named
+  - exporters maps a job name to the inventory group (or list of groups) whose hosts run that exporter
+    and its port (C({node: {group: all, port: 9100}}),
+    C({postgres: {group: [db_primary, db_replica], port: 9187}})). Each host is scraped at its private address and named
     by its inventory name (the C(instance) label), so graphs and alerts say C(db1), not an address.
 positional: groups, hostvars, address_var
 ---
@@ -48,8 +49,9 @@ def scrape_jobs_from_groups(exporters: Mapping, groups: Mapping, hostvars: Mappi
     for name, exporter in exporters.items():
         if not isinstance(exporter, Mapping) or "group" not in exporter or "port" not in exporter:
             raise AnsibleFilterError(f"scrape_jobs_from_groups: exporter {name!r} needs a group and a port")
+        names = [exporter["group"]] if isinstance(exporter["group"], str) else list(exporter["group"])
         targets = []
-        for host in sorted(groups.get(exporter["group"], [])):
+        for host in sorted({host for name in names for host in groups.get(name, [])}):
             address = (hostvars.get(host) or {}).get(address_var)
             if not address:
                 raise AnsibleFilterError(f"scrape_jobs_from_groups: host {host!r} has no {address_var}")

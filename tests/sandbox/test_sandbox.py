@@ -130,6 +130,9 @@ def probe(source: str, target: str, port: int) -> str:
         # The node exporter answers the monitoring host only.
         ("mon1", "db2", 9100, "open"),
         ("app1", "db2", 9100, "timeout"),
+        # So does the PostgreSQL exporter on each database host.
+        ("mon1", "db1", 9187, "open"),
+        ("app1", "db2", 9187, "timeout"),
         # The central log host takes syslog from the inventory's hosts.
         ("db1", "mon1", 514, "open"),
         # The off-site backups' S3 API answers the database, backup and app hosts; its gRPC port nobody.
@@ -158,6 +161,20 @@ def test_prometheus_on_the_monitoring_host_scrapes_every_host_by_name():
         return json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr}
 
     assert wait_for(lambda: health() == dict.fromkeys(HOSTS, "up"), timeout=60, interval=5), health()
+
+
+def test_prometheus_sees_each_database_server_through_its_exporter():
+    # pg_up: the exporter on the host reached its server (an exporter alone would be `up`).
+    script = ("import json, urllib.request; result = json.load(urllib.request.urlopen("
+              "'http://127.0.0.1:9090/api/v1/query?query=pg_up', timeout=5))['data']['result']; "
+              "print(json.dumps({r['metric']['instance']: r['value'][1] for r in result}))")
+
+    def pg_up() -> dict:
+        out = run_as(group("monitoring")[0], "debian", "ansible_ed25519", python_command(script))
+        return json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr}
+
+    expected = dict.fromkeys(group("db_primary") + group("db_replica"), "1")
+    assert wait_for(lambda: pg_up() == expected, timeout=90, interval=5), pg_up()
 
 
 @pytest.mark.parametrize("host", HOSTS[:2])

@@ -30,6 +30,15 @@ def test_an_exporter_on_an_empty_group_has_no_job_and_options_pass_through():
     assert jobs[0]["metrics_path"] == "/probe"
 
 
+def test_an_exporter_may_run_on_several_groups_each_host_once():
+    groups = {**GROUPS, "db_replica": ["db2"], "pgbouncer": ["db1"]}
+    hostvars = {**HOSTVARS, "db2": {"private_ip": "10.0.0.14"}}
+    jobs = scrape_jobs_from_groups({"postgres": {"group": ["db_primary", "db_replica", "pgbouncer"], "port": 9187}},
+                                   groups, hostvars)
+    assert jobs[0]["targets"] == [{"address": "10.0.0.13:9187", "instance": "db1"},
+                                  {"address": "10.0.0.14:9187", "instance": "db2"}]
+
+
 def test_ipv6_addresses_are_bracketed():
     jobs = scrape_jobs_from_groups({"node": {"group": "x", "port": 9100}}, {"x": ["h"]},
                                    {"h": {"private_ip": "fd00::1"}})

@@ -3,10 +3,12 @@
 
 Run after `make sandbox` (the sandbox converged, its backups configured):
 
-    .venv/bin/python benchmarks/backup_restore.py [--scale 68]
+    .venv/bin/python benchmarks/backup_restore.py [--scale 34] [--random-rows 8000000]
 
-On the sandbox's primary (db1) a database of pgbench tables is generated (scale 68 is about
-1 GB); then, for each pgBackRest repository (1: the backup host over SSH; 2: S3 over TLS,
+On the sandbox's primary (db1) a database is generated: pgbench's tables (scale 34, about half
+a gigabyte, which compresses very well) and a table of random bytes (8 million rows, about half a
+gigabyte that does not compress), so that neither the compression nor the disk alone decides the
+result; then, for each pgBackRest repository (1: the backup host over SSH; 2: S3 over TLS,
 encrypted), a full backup is timed through its systemd unit on backup1, and the restore drill
 (the same unit the weekly timer starts) restores the whole cluster into a scratch directory and
 reports its RTO. Afterwards the database is dropped and a fresh full backup taken into each
@@ -54,13 +56,22 @@ def timed(container: str, command: str, what: str) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scale", type=int, default=68, help="pgbench scale (about 15 MB each)")
+    parser.add_argument("--scale", type=int, default=34, help="pgbench scale (about 15 MB each)")
+    parser.add_argument("--random-rows", type=int, default=8_000_000,
+                        help="rows of 32 random bytes each (about 70 bytes on disk with the row's overhead)")
     args = parser.parse_args()
 
     psql(f"DROP DATABASE IF EXISTS {BENCH_DB}")
     psql(f"CREATE DATABASE {BENCH_DB}")
     generate = timed(DB_HOST, f"runuser -u postgres -- /usr/lib/postgresql/15/bin/pgbench -q -i -s {args.scale} "
                               f"{BENCH_DB}", "generating the database")
+    start = time.monotonic()
+    rows = int(args.random_rows)
+    # rows is a whole number (argparse type=int), not text from elsewhere.
+    noise = ("CREATE TABLE noise AS SELECT g AS id, decode(md5(random()::text) || md5(random()::text), 'hex') "  # noqa: S608
+             f"AS bytes FROM generate_series(1, {rows}) g")
+    psql(noise, db=BENCH_DB)
+    generate += time.monotonic() - start
     db_mb = int(psql(f"SELECT pg_database_size('{BENCH_DB}')")) / 1e6
     cluster_mb = int(psql("SELECT sum(pg_database_size(datname)) FROM pg_database")) / 1e6
     print(f"generated {BENCH_DB}: {db_mb:.0f} MB in {generate:.0f} s (cluster {cluster_mb:.0f} MB)", flush=True)

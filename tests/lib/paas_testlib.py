@@ -95,6 +95,12 @@ def received_logs_command(program: str, marker: str, directory: str = "/var/log/
     return f"grep -rlF --include={program}.log -- {marker} {directory}"
 
 
+def said(proc: subprocess.CompletedProcess) -> str:
+    """What a command (a playbook run) printed, stdout and stderr, with line breaks and indents folded
+    to spaces: Ansible wraps long messages."""
+    return " ".join((proc.stdout + proc.stderr).split())
+
+
 def prometheus_samples(text: str) -> dict[str, float]:
     """Samples of a Prometheus text exposition (a textfile or a /metrics page): 'name{labels}' -> value."""
     return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from paas_testlib import said
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -318,7 +319,7 @@ def test_a_vault_file_in_plain_text_stops_site_before_any_host(tmp_path):
     vault = inventory / "group_vars" / "all" / "vault.yml"
     vault.write_text((inventory / "group_vars" / "all" / "vault.yml.example").read_text())
     result = playbook("-i", str(inventory), "playbooks/site.yml")
-    out = " ".join((result.stdout + result.stderr).split())
+    out = said(result)
     assert result.returncode != 0
     assert f"Not encrypted: {vault}." in out
     assert "PLAY [Infrastructure" not in out
@@ -333,7 +334,7 @@ def test_a_vault_encrypted_with_the_sandboxs_public_password_stops_site_before_a
     subprocess.run(["ansible-vault", "encrypt", "--encrypt-vault-id", "sandbox", str(vault)], cwd=ROOT, check=True,
                    capture_output=True, timeout=60)
     result = playbook("-i", str(inventory), "playbooks/site.yml")
-    out = " ".join((result.stdout + result.stderr).split())
+    out = said(result)
     assert result.returncode != 0
     assert f"Encrypted with the sandbox's public DEMO password: {vault}." in out
     assert "PLAY [Infrastructure" not in out

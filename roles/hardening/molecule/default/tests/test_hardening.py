@@ -14,6 +14,7 @@ from paas_testlib import (
     journal_on_failure,
     received_logs_command,
     run_playbook,
+    said,
     ssh,
     tcp_probe_command,
     wait_for,
@@ -368,7 +369,7 @@ def test_a_setting_before_the_include_line_stops_the_run_naming_it(host):
     try:
         result = converge_owned(host)
         assert result.returncode != 0
-        assert 'passwordauthentication is "yes", wanted "no"' in " ".join((result.stdout + result.stderr).split())
+        assert 'passwordauthentication is "yes", wanted "no"' in said(result)
     finally:
         with host.sudo():
             host.run_expect([0], "sed -i '1{/^PasswordAuthentication yes$/d}' /etc/ssh/sshd_config")

@@ -12,7 +12,7 @@ import time
 import uuid
 
 import pytest
-from paas_testlib import journal_on_failure, load_script, prometheus_samples, run_playbook, wait_for
+from paas_testlib import journal_on_failure, load_script, prometheus_samples, run_playbook, said, wait_for
 
 testinfra_hosts = ["ansible://pgbackrest-repo"]
 
@@ -222,11 +222,6 @@ def test_the_restore_drill_fails_when_a_backup_file_is_corrupted(host):
     assert not summary["success"] and summary["problems"]
     found = textfile(host, "pgbackrest_restore_drill_repo1.prom")
     assert found['pgbackrest_restore_drill_success{repo="1"}'] == 0
-
-
-def said(result) -> str:
-    """A playbook's output and errors as one line (Ansible wraps long messages)."""
-    return " ".join((result.stdout + result.stderr).split())
 
 
 # Last: it replaces the primary's database (playbooks/db-restore.yml, the disaster-recovery path).

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from paas_testlib import run_playbook, wait_for
+from paas_testlib import run_playbook, said, wait_for
 
 PRIMARY_IP, REPLICA_IP = "10.81.0.11", "10.81.0.12"
 APP = "PGPASSWORD=app-test-password psql -X -A -t -h 127.0.0.1 -p 6432 -U app -d app_production"
@@ -76,11 +76,6 @@ PASSWORDS = ["replication-test-password", "app-test-password", "admin-test-passw
 def assert_no_password_in(proc: subprocess.CompletedProcess) -> None:
     leaked = [p for p in PASSWORDS if p in proc.stdout + proc.stderr]
     assert leaked == [], f"printed by the playbook: {leaked}"
-
-
-def said(proc: subprocess.CompletedProcess) -> str:
-    """What a playbook run printed, stdout and stderr, with line breaks and indents folded to spaces."""
-    return " ".join((proc.stdout + proc.stderr).split())
 
 
 def streaming(host) -> bool:

@@ -91,9 +91,33 @@ def junit_counts(path: Path) -> tuple[int, int] | None:
     return total - failed - skipped, failed
 
 
+FAILURE_MARKS = ("fatal: [", "failed: [", "ERROR!", "An exception occurred")
+
+
+def ansible_failures(text: list[str], limit: int = 12, width: int = 400) -> list[str]:
+    """Each Ansible failure in a log with the task it happened in, cut to one line.
+
+    The end of a failed converge's log is often a module's long result (a unit's
+    properties), which does not say which task failed on which host; these lines do.
+    """
+    found: list[str] = []
+    task = ""
+    for line in text:
+        if line.startswith(("TASK [", "RUNNING HANDLER [")):
+            task = line.rstrip(" *")
+        elif line.startswith(FAILURE_MARKS):
+            found.extend([task, line[:width]] if task else [line[:width]])
+            if len(found) >= 2 * limit:
+                break
+    return found
+
+
 def tail(log: Path, lines: int = 40) -> str:
     text = log.read_text(errors="replace").splitlines()
-    return "\n".join("    | " + line for line in text[-lines:])
+    failures = ansible_failures(text)
+    shown = [*failures, "..."] if failures else []
+    shown += text[-(15 if failures else lines):]
+    return "\n".join("    | " + line for line in shown)
 
 
 def report(step: Step, rc: int, log: Path) -> Step:

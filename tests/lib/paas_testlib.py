@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -193,5 +194,6 @@ def load_script(path: str):
     spec = importlib.util.spec_from_file_location(os.path.basename(path).removesuffix(".py").replace("-", "_"),
                                                   os.path.join(ROOT, path))
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the script runs
     spec.loader.exec_module(module)
     return module

@@ -1,0 +1,43 @@
+"""scripts/test-all.py shows which task failed on which host when a converge fails,
+not only the end of the log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from paas_testlib import load_script
+
+runner = load_script("scripts/test-all.py")
+
+LOG = """PLAY [Backup | pgBackRest] *****
+TASK [pgbackrest : Create the stanza] *****
+ok: [db1]
+fatal: [backup1]: FAILED! => {"changed": true, "rc": 50, "stderr": "ERROR: [050]: unable to acquire lock"}
+TASK [pgbackrest : Start the timers] *****
+changed: [backup1]
+""" + "\n".join(f"        Property{i}: 'x'" for i in range(60)) + "\nPLAY RECAP *****\n"
+
+
+def test_failures_name_the_task_and_host():
+    found = runner.ansible_failures(LOG.splitlines())
+    assert found == [
+        "TASK [pgbackrest : Create the stanza]",
+        'fatal: [backup1]: FAILED! => {"changed": true, "rc": 50, "stderr": "ERROR: [050]: unable to acquire lock"}',
+    ]
+
+
+def test_a_log_without_ansible_failures_gives_none():
+    assert runner.ansible_failures(["==== 3 passed in 1.2s ===="]) == []
+
+
+def test_long_failure_lines_are_cut():
+    found = runner.ansible_failures(["fatal: [h]: FAILED! => " + "x" * 5000], width=100)
+    assert len(found) == 1 and len(found[0]) == 100
+
+
+def test_the_excerpt_leads_with_the_failure(tmp_path: Path):
+    log = tmp_path / "converge.log"
+    log.write_text(LOG)
+    excerpt = runner.tail(log).splitlines()
+    assert "Create the stanza" in excerpt[0]
+    assert "PLAY RECAP" in excerpt[-1]

@@ -7,7 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export NO_COLOR := 1
-SANDBOX := -i inventories/sandbox
+# The sandbox's demo vault identity (public, NOT a secret), named for sandbox commands only.
+SANDBOX_VAULT := sandbox@inventories/sandbox/DEMO-vault-password.txt
+SANDBOX := -i inventories/sandbox --vault-id $(SANDBOX_VAULT)
 ifdef PROFILE
 export ANSIBLE_CALLBACKS_ENABLED := ansible.posix.profile_tasks,ansible.posix.timer
 endif
@@ -61,5 +63,6 @@ unit: venv ## Filter plugin and playbook unit tests, argument_specs check
 molecule: prerequisites ## Every Molecule scenario (SCENARIO=role/name for one)
 	@$(BIN)/python scripts/test-all.py molecule $(if $(SCENARIO),--scenario $(SCENARIO))
 
-drift: venv ## Drift report: site.yml in check+diff mode; exit 2 on drift (INVENTORY=...)
-	@$(BIN)/python scripts/drift-report.py $(or $(INVENTORY),inventories/sandbox)
+drift: venv ## Drift report: site.yml in check+diff mode; exit 2 on drift (INVENTORY=... VAULT_ID=...)
+	@$(BIN)/python scripts/drift-report.py $(or $(INVENTORY),inventories/sandbox) \
+	  --vault-id $(or $(VAULT_ID),$(if $(INVENTORY),@prompt,$(SANDBOX_VAULT)))

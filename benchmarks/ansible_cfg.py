@@ -10,7 +10,7 @@ with a fresh SSH control-socket directory, so none inherits another's open
 connections and machine noise hits all alike:
 
 - "defaults": only what the repository needs to run at all (inventory, roles
-  and filter paths, the sandbox vault identity); everything else is Ansible's
+  and filter paths; the sandbox vault identity on the command line); everything else is Ansible's
   default (linear strategy, no pipelining, facts gathered every play, 5 forks,
   interpreter discovery);
 - "project": the project's ansible.cfg with Ansible's own linear strategy
@@ -39,14 +39,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import PLAYBOOK, ROOT
+from benchlib import PLAYBOOK, ROOT, SANDBOX_VAULT_ID
 
 DEFAULTS_CFG = """\
 [defaults]
 inventory = {root}/inventories/sandbox
 roles_path = {root}/roles
 filter_plugins = {root}/filter_plugins
-vault_identity_list = sandbox@{root}/inventories/sandbox/DEMO-vault-password.txt
 """
 
 
@@ -56,7 +55,7 @@ def one_run(config: Path, label: str, extra_env: dict[str, str]) -> tuple[float,
         env = dict(os.environ, ANSIBLE_CONFIG=str(config), ANSIBLE_SSH_CONTROL_PATH_DIR=control_dir,
                    ANSIBLE_FORCE_COLOR="false", **extra_env)
         start = time.monotonic()
-        playbook = [PLAYBOOK, "-i", "inventories/sandbox", "playbooks/site.yml"]
+        playbook = [PLAYBOOK, "-i", "inventories/sandbox", "--vault-id", SANDBOX_VAULT_ID, "playbooks/site.yml"]
         proc = subprocess.run(playbook, cwd=ROOT,
                               env=env, capture_output=True, text=True, timeout=1200, check=False)
         elapsed = time.monotonic() - start

@@ -14,6 +14,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
+# The sandbox's public demo vault identity (ansible.cfg loads none).
+SANDBOX_VAULT_ID = "sandbox@inventories/sandbox/DEMO-vault-password.txt"
 
 
 def run(argv: list[str], timeout: int = 900, env: dict | None = None) -> subprocess.CompletedProcess:

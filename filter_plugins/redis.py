@@ -8,6 +8,8 @@
     {{ known_results | redis_sentinel_plan(masters, wanted) }}    -> per primary: MONITOR it? SENTINEL SET what?
     {{ [['ACL', 'LOAD']] | redis_cli_script(password, user) }}    -> redis-cli's standard input: AUTH, then the commands
     {{ names | redis_instances_to_restart(registered, unit_changed) }} -> the instances a restart handler covers
+    {{ instance | redis_live_settings(maxmemory_mb) }}            -> {setting: value} applied without a restart
+    {{ read_results | redis_live_plan(instances, memory_mb) }}    -> per instance: live vs wanted, CONFIG SET arguments
 """
 
 from __future__ import annotations
@@ -119,13 +121,21 @@ def _replies(result) -> list:
     return lines[1:] if lines[:1] == ["OK"] else []
 
 
+def _settings_view(reply_lines, wanted, watched: bool) -> dict:
+    """The settings of wanted as a SENTINEL MASTER reply shows them (strings), and whether it is watched."""
+    lines = [line.strip() for line in reply_lines or []]
+    current = dict(zip(lines[0::2], lines[1::2], strict=False))
+    return {"watched": watched, **{key: current.get(key) for key in SENTINEL_SETTINGS if key in wanted}}
+
+
 def redis_sentinel_plan(known_results, masters, wanted) -> list:
-    """What to tell the Sentinel, per primary: [{name, monitor, set}], no secrets.
+    """What to tell the Sentinel, per primary: [{name, monitor, set, current, wanted}], no secrets.
 
     known_results: a loop over masters running SENTINEL MASTER through redis_cli_script.
     monitor: [host, port] when the Sentinel does not watch it yet (added to the
     inventory after the bootstrap), else None; set: SENTINEL SET arguments for the
-    settings that differ from wanted (all of them for a primary just added).
+    settings that differ from wanted (all of them for a primary just added);
+    current and wanted: the same settings side by side, for a diff (check mode shows drift).
     """
     replies = {r["item"]["name"]: _replies(r) for r in known_results or []}
     plan = []
@@ -136,6 +146,8 @@ def redis_sentinel_plan(known_results, masters, wanted) -> list:
             "name": master["name"],
             "monitor": [master["host"], int(master["port"])] if unwatched else None,
             "set": redis_sentinel_changes([] if unwatched else reply, wanted),
+            "current": _settings_view([] if unwatched else reply, wanted, not unwatched),
+            "wanted": {"watched": True, **{key: str(wanted[key]) for key in SENTINEL_SETTINGS if key in wanted}},
         })
     return plan
 
@@ -172,6 +184,63 @@ def redis_instances_to_restart(names, registered, unit_changed=False) -> list:
     return [name for name in names if name in changed]
 
 
+# Settings Redis 7 changes at run time (CONFIG SET) that the role manages: they
+# live in /etc/redis/live-NAME.conf, and a change reaches the running instance
+# without a restart (which would empty a cache). maxclients is not among them:
+# the unit's file limit follows it, so it changes with a restart.
+LIVE_SETTINGS = ("maxmemory", "maxmemory-policy", "maxmemory-samples", "save", "appendonly", "appendfsync",
+                 "timeout", "tcp-keepalive")
+
+
+def redis_live_settings(instance, maxmemory_mb) -> dict:
+    """An instance's run-time settings as CONFIG GET reports them (strings: maxmemory in bytes,
+    save's pairs one space apart, yes/no); the same values go into its live-NAME.conf."""
+    policy = instance.get("maxmemory_policy", "noeviction")
+    settings = {
+        "maxmemory": str(int(maxmemory_mb) * 1024 * 1024),
+        "maxmemory-policy": policy,
+        "save": " ".join(str(instance.get("save") or "").split()),
+        "appendonly": "yes" if instance.get("appendonly") else "no",
+        "appendfsync": str(instance.get("appendfsync", "everysec")),
+        "timeout": "0",
+        "tcp-keepalive": "300",
+    }
+    if policy != "noeviction":
+        settings["maxmemory-samples"] = "10"
+    return {key: settings[key] for key in LIVE_SETTINGS if key in settings}
+
+
+def _config_get_reply(lines) -> dict:
+    """CONFIG GET's reply as redis-cli prints it without a terminal: name and value lines in turn
+    (an empty value is an empty line, possibly stripped at the end)."""
+    return {lines[i]: (lines[i + 1] if i + 1 < len(lines) else "") for i in range(0, len(lines), 2)}
+
+
+def redis_live_plan(read_results, instances, memory_mb) -> list:
+    """Per instance read, its live settings against the wanted ones: [{name, port, current,
+    wanted, set}], set being CONFIG SET's arguments [name, value, ...] for what differs.
+
+    read_results: a loop over instances running CONFIG GET of LIVE_SETTINGS through
+    redis_cli_script. An instance whose AUTH was refused (the admin password rotated in this
+    run: the ACL handler restarts it, and it reads every setting from its files) is left out.
+    """
+    sizes = redis_maxmemory(instances, memory_mb)
+    plan = []
+    for result in read_results or []:
+        instance = result.get("item") or {}
+        if result.get("skipped") or result.get("rc", 1) != 0 or (result.get("stdout_lines") or [])[:1] != ["OK"]:
+            continue
+        wanted = redis_live_settings(instance, sizes[instance["name"]])
+        live = _config_get_reply([line.rstrip("\r") for line in result["stdout_lines"][1:]])
+        current = {key: " ".join(live.get(key, "").split()) if key == "save" else live.get(key) for key in wanted}
+        plan.append({
+            "name": instance["name"], "port": int(instance["port"]),
+            "current": current, "wanted": wanted,
+            "set": [word for key, value in wanted.items() if current[key] != value for word in (key, value)],
+        })
+    return plan
+
+
 class FilterModule:
     """Redis filters."""
 
@@ -185,4 +254,6 @@ class FilterModule:
             "redis_cli_script": redis_cli_script,
             "redis_sentinel_plan": redis_sentinel_plan,
             "redis_instances_to_restart": redis_instances_to_restart,
+            "redis_live_settings": redis_live_settings,
+            "redis_live_plan": redis_live_plan,
         }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Drift check: run site.yml in check+diff mode and print what differs from the code.
 
-    scripts/drift-report.py inventories/production [--limit HOSTS] [--tags TAGS] [--playbook playbooks/site.yml]
+    scripts/drift-report.py inventories/production --vault-id production@~/.paas-vault-pass \
+        [--limit HOSTS] [--tags TAGS] [--playbook playbooks/site.yml]
 
 Exit status: 0 no drift, 2 drift found, 1 the run itself failed (unreachable
 host, task error). The full JSON result goes to reports/drift-<inventory>.json;
@@ -62,6 +63,8 @@ def main() -> int:
     parser.add_argument("--playbook", default="playbooks/site.yml")
     parser.add_argument("--limit")
     parser.add_argument("--tags", help="only these tags (a quicker partial check)")
+    parser.add_argument("--vault-id", action="append", default=[],
+                        help="the inventory's vault identity, as ansible-playbook takes it (repeatable)")
     args = parser.parse_args()
 
     reports = ROOT / "reports"
@@ -77,6 +80,8 @@ def main() -> int:
         cmd += ["--limit", args.limit]
     if args.tags:
         cmd += ["--tags", args.tags]
+    for identity in args.vault_id:
+        cmd += ["--vault-id", identity]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     out_file.write_text(proc.stdout)
     try:

@@ -145,6 +145,17 @@ else:
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SANDBOX_INVENTORY = "inventories/sandbox"
+# The sandbox's public demo identity. ansible.cfg loads no vault identity: each
+# command names its inventory's, as an operator's would.
+SANDBOX_VAULT_ID = "sandbox@inventories/sandbox/DEMO-vault-password.txt"
+
+
+def vault_args(inventory) -> list[str]:
+    """The --vault-id option a project inventory needs: the sandbox's demo identity for the
+    sandbox, nothing for a Molecule scenario's inventory (no vault there)."""
+    sandbox = os.path.realpath(os.path.join(ROOT, SANDBOX_INVENTORY))
+    return ["--vault-id", SANDBOX_VAULT_ID] if os.path.realpath(os.path.join(ROOT, str(inventory))) == sandbox else []
 
 
 def run_playbook(inventory: str, name: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -156,7 +167,8 @@ def run_playbook(inventory: str, name: str, *args: str, timeout: int = 900) -> s
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", NO_COLOR="1")
     if os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY"):
         env["ANSIBLE_CONFIG"] = ephemeral_path("ansible.cfg")
-    argv = ["ansible-playbook", "-i", str(inventory), os.path.join(root, "playbooks", name), *args]
+    argv = ["ansible-playbook", "-i", str(inventory), *vault_args(inventory),
+            os.path.join(root, "playbooks", name), *args]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, env=env, cwd=root)
     if proc.returncode != 0:
         print(proc.stdout[-6000:], proc.stderr[-2000:])
@@ -177,15 +189,16 @@ def changed_tasks(output: str, host: str) -> set[str]:
 
 def inventory_vault(inventory: str) -> dict:
     """The decrypted group_vars/all/vault.yml of a project inventory (the sandbox's demo vault)."""
-    out = subprocess.run(["ansible-vault", "view", os.path.join(inventory, "group_vars", "all", "vault.yml")],
+    out = subprocess.run(["ansible-vault", "view", *vault_args(inventory),
+                          os.path.join(inventory, "group_vars", "all", "vault.yml")],
                          cwd=ROOT, check=True, capture_output=True, text=True, timeout=60).stdout
     return yaml.safe_load(out)
 
 
 def inventory_host(inventory: str, host: str) -> dict:
     """The variables of one host of a project inventory (e.g. inventories/sandbox), as Ansible sees them."""
-    out = subprocess.run(["ansible-inventory", "-i", inventory, "--host", host], cwd=ROOT, check=True,
-                         capture_output=True, text=True, timeout=60).stdout
+    out = subprocess.run(["ansible-inventory", "-i", inventory, *vault_args(inventory), "--host", host],
+                         cwd=ROOT, check=True, capture_output=True, text=True, timeout=60).stdout
     return json.loads(out)
 
 

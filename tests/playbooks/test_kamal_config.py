@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from paas_testlib import inventory_host, run_playbook
+from paas_testlib import inventory_host, inventory_vault, run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,9 +21,7 @@ def kamal_config(app_dir: Path | str, *args: str) -> subprocess.CompletedProcess
 
 
 def sandbox_vault() -> dict:
-    out = subprocess.run(["ansible-vault", "view", "inventories/sandbox/group_vars/all/vault.yml"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=60, check=True).stdout
-    return yaml.safe_load(out)
+    return inventory_vault("inventories/sandbox")
 
 
 def hostvar(host: str, name: str):
@@ -49,6 +47,9 @@ def test_the_sandbox_configuration_is_written_and_kamal_accepts_it(generated):
     assert dest["ssh"]["user"] == "deploy"
     assert set(dest["env"]["secret"]) == {"DATABASE_URL", "REDIS_URL", "REDIS_CACHE_URL", "RAILS_MASTER_KEY",
                                           "SECRET_KEY_BASE"}
+    # redis1 serves TLS (redis_tls): the app is told where the CA it verifies the instances against is.
+    assert dest["env"]["clear"]["REDIS_CA_FILE"] == "/etc/paas/internal-ca.crt"
+    assert "/etc/paas/internal-ca.crt:ro" in " ".join(base.get("volumes", []) + dest.get("volumes", []))
     # Kamal itself reads the files the same way a deploy will.
     shown = subprocess.run([str(ROOT / ".venv/bin/kamal"), "config", "-d", "sandbox", "--version=t1"],
                            cwd=generated, capture_output=True, text=True, timeout=60, check=False)

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from paas_testlib import said
+from paas_testlib import said, vault_args
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +39,8 @@ def test_unfilled_inventory_stops_site_before_any_host(inventory):
 
 def test_every_inventory_has_the_same_function_groups():
     def groups(inventory: str) -> set[str]:
-        listed = subprocess.run(["ansible-inventory", "-i", f"inventories/{inventory}", "--list"], cwd=ROOT,
+        listed = subprocess.run(["ansible-inventory", "-i", f"inventories/{inventory}",
+                                 *vault_args(f"inventories/{inventory}"), "--list"], cwd=ROOT,
                                 capture_output=True, text=True, timeout=60, check=True).stdout
         return {g for g in json.loads(listed) if g not in ("_meta", "all", "ungrouped")}
 
@@ -204,7 +205,9 @@ def test_valid_input_passes_the_redis_role_checks():
         ({"redis_sentinels": ["10.0.0.1"], "redis_sentinel_password": "s", "redis_sentinel_auth_password": "a"},
          "Sentinel needs replicas"),
         ({"redis_replication_enabled": True, "redis_replication_password": "r",
-          "redis_instances": [{**REDIS_CACHE, "tls": True}]}, "use tls, which this role does not replicate"),
+          "redis_instances": [{**REDIS_CACHE, "tls": True}]}, "which this role does not replicate"),
+        ({"redis_replication_enabled": True, "redis_replication_password": "r", "redis_tls": True},
+         "redis_instances: cache, queue use tls (their own tls, or redis_tls)"),
     ],
 )
 def test_bad_input_to_redis_is_refused_naming_the_variable(variables, named):
@@ -330,10 +333,11 @@ def test_a_vault_encrypted_with_the_sandboxs_public_password_stops_site_before_a
     subprocess.run(["cp", "-r", str(ROOT / "inventories" / "production"), str(inventory)], check=True)
     vault = inventory / "group_vars" / "all" / "vault.yml"
     vault.write_text((inventory / "group_vars" / "all" / "vault.yml.example").read_text())
-    # What `ansible-vault encrypt FILE` does here when no identity is named: ansible.cfg loads the sandbox's.
-    subprocess.run(["ansible-vault", "encrypt", "--encrypt-vault-id", "sandbox", str(vault)], cwd=ROOT, check=True,
+    # An operator who copies a sandbox command (its --vault-id) to encrypt the production vault.
+    subprocess.run(["ansible-vault", "encrypt", *vault_args("inventories/sandbox"), str(vault)], cwd=ROOT, check=True,
                    capture_output=True, timeout=60)
-    result = playbook("-i", str(inventory), "playbooks/site.yml")
+    # ... and runs site.yml with the same identity, which opens that vault.
+    result = playbook("-i", str(inventory), *vault_args("inventories/sandbox"), "playbooks/site.yml")
     out = said(result)
     assert result.returncode != 0
     assert f"Encrypted with the sandbox's public DEMO password: {vault}." in out
@@ -342,7 +346,7 @@ def test_a_vault_encrypted_with_the_sandboxs_public_password_stops_site_before_a
 
 def test_the_sandbox_vault_is_encrypted_and_passes_that_check():
     # Only the vault check is under test: later preflight steps need the sandbox's keys (sandbox/up.yml).
-    result = playbook("-i", "inventories/sandbox", "playbooks/preflight.yml")
+    result = playbook("-i", "inventories/sandbox", *vault_args("inventories/sandbox"), "playbooks/preflight.yml")
     out = result.stdout + result.stderr
     checked = out.split("TASK [Stop while a vault file is in plain text]", 1)
     assert len(checked) == 2, out[-2000:]
@@ -388,3 +392,17 @@ def test_bad_input_to_the_monitoring_roles_is_refused_naming_the_variable(role, 
 def test_the_monitoring_roles_defaults_pass_their_checks(role):
     result = probe(role)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_vault_identity_is_loaded_for_every_inventory(tmp_path):
+    # ansible.cfg names no identity: encrypting a production vault without naming one must not
+    # quietly use the sandbox's public password (it asks, and with no terminal it fails).
+    vault = tmp_path / "vault.yml"
+    vault.write_text("vault_example: value\n")
+    result = subprocess.run(["ansible-vault", "encrypt", str(vault)], cwd=ROOT, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, timeout=60, check=False)
+    assert result.returncode != 0, result.stdout
+    assert vault.read_text() == "vault_example: value\n"
+    listed = subprocess.run(["ansible-config", "dump", "--only-changed"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60, check=True).stdout
+    assert "VAULT_IDENTITY_LIST" not in listed

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from paas_testlib import ssh
+from paas_testlib import ssh, vault_args
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST, ADDRESS = "redis1", "10.80.0.15"
@@ -16,12 +16,14 @@ JOURNALD_DROPIN = "/etc/systemd/journald.conf.d/50-common.conf"
 def drift(limit: str = HOST, tags: str = "common_configure") -> subprocess.CompletedProcess:
     # One host and a few concerns keep the test quick; the mechanism is the nightly one.
     return subprocess.run([sys.executable, "scripts/drift-report.py", "inventories/sandbox", "--limit", limit,
+                           *vault_args("inventories/sandbox"),
                            "--tags", tags],
                           cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
 
 
 def converge(limit: str, tags: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "inventories/sandbox",
+                           *vault_args("inventories/sandbox"),
                            "playbooks/site.yml", "--limit", limit, "--tags", tags],
                           cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
 

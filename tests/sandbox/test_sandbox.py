@@ -15,15 +15,24 @@ import uuid
 from pathlib import Path
 
 import pytest
-from paas_testlib import inventory_vault, python_command, received_logs_command, ssh, tcp_probe_command, wait_for
+from paas_testlib import (
+    inventory_vault,
+    python_command,
+    received_logs_command,
+    ssh,
+    tcp_probe_command,
+    vault_args,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ROOT / ".sandbox"
 
 
 def _inventory() -> dict:
-    out = subprocess.run(["ansible-inventory", "-i", "inventories/sandbox", "--list"], cwd=ROOT, check=True,
-                         capture_output=True, text=True, timeout=60).stdout
+    sandbox = "inventories/sandbox"
+    out = subprocess.run(["ansible-inventory", "-i", sandbox, *vault_args(sandbox), "--list"],
+                         cwd=ROOT, check=True, capture_output=True, text=True, timeout=60).stdout
     return json.loads(out)
 
 
@@ -214,14 +223,29 @@ def test_the_replica_streams_from_the_primary():
 
 def redis_from_app(port: int, commands: str) -> str:
     """Send inline Redis commands (read from standard input: they may hold a password) from app1
-    to redis1 over the private network; the replies."""
+    to redis1 over the private network, over TLS verified as the app does (the internal CA, which
+    app1 trusts system-wide; the certificate must name the address); the replies."""
     address = HOSTVARS["redis1"]["private_ip"]
-    script = (f"import socket, sys, time; s = socket.create_connection(({address!r}, {port}), timeout=5)\n"
+    script = ("import socket, ssl, sys, time\n"
+              f"s = socket.create_connection(({address!r}, {port}), timeout=5)\n"
+              f"s = ssl.create_default_context().wrap_socket(s, server_hostname={address!r})\n"
               "s.sendall(sys.stdin.buffer.read()); time.sleep(0.5); print(s.recv(4096).decode())\n")
     encoded = base64.b64encode(script.encode()).decode()
     out = run_as("app1", "debian", "ansible_ed25519", f'python3 -c "$(echo {encoded} | base64 -d)"', stdin=commands)
     assert out.returncode == 0, out.stderr
     return out.stdout
+
+
+@pytest.mark.parametrize("port", [6379, 6380])
+def test_redis_speaks_only_tls_to_the_app_hosts(port):
+    address = HOSTVARS["redis1"]["private_ip"]
+    script = ("import socket\n"
+              f"s = socket.create_connection(({address!r}, {port}), timeout=5); s.sendall(b'PING\\r\\n')\n"
+              "try:\n    print(repr(s.recv(100)))\n"
+              "except OSError as e:\n    print(type(e).__name__)\n")
+    out = run_as("app1", "debian", "ansible_ed25519", python_command(script))
+    assert out.returncode == 0, out.stderr
+    assert "PONG" not in out.stdout and "NOAUTH" not in out.stdout, out.stdout   # a plain Redis says -NOAUTH
 
 
 @pytest.mark.parametrize("port", [6379, 6380])

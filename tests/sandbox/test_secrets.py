@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from paas_testlib import inventory_vault, ssh
+from paas_testlib import inventory_vault, ssh, vault_args
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ROOT / ".sandbox"
@@ -30,8 +30,10 @@ def _leaves(value, path: str = "") -> dict[str, str]:
 
 
 SECRETS = _leaves(inventory_vault("inventories/sandbox"))
-HOSTVARS = json.loads(subprocess.run(["ansible-inventory", "-i", "inventories/sandbox", "--list"], cwd=ROOT, check=True,
-                                     capture_output=True, text=True, timeout=60).stdout)["_meta"]["hostvars"]
+SANDBOX = "inventories/sandbox"
+HOSTVARS = json.loads(subprocess.run(["ansible-inventory", "-i", SANDBOX, *vault_args(SANDBOX), "--list"], cwd=ROOT,
+                                     check=True, capture_output=True, text=True, timeout=60).stdout)
+HOSTVARS = HOSTVARS["_meta"]["hostvars"]
 
 
 def leaked_in(text: str) -> list[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from redis import (
     redis_cli_script,
     redis_instances_to_restart,
+    redis_live_plan,
+    redis_live_settings,
     redis_maxmemory,
     redis_problems,
     redis_sentinel_changes,
@@ -100,11 +102,22 @@ def test_sentinel_plan_monitors_new_primaries_and_sets_what_differs():
     wanted = {"quorum": 2, "down-after-milliseconds": 3000}
     results = [known(MASTERS[0], "OK\nname\npaas-cache\nquorum\n2\ndown-after-milliseconds\n5000"),
                known(MASTERS[1], "OK\nERR No such master with that name")]
+    wanted_view = {"watched": True, "quorum": "2", "down-after-milliseconds": "3000"}
     assert redis_sentinel_plan(results, MASTERS, wanted) == [
-        {"name": "paas-cache", "monitor": None, "set": ["down-after-milliseconds", "3000"]},
+        {"name": "paas-cache", "monitor": None, "set": ["down-after-milliseconds", "3000"],
+         "current": {"watched": True, "quorum": "2", "down-after-milliseconds": "5000"}, "wanted": wanted_view},
         {"name": "paas-queue", "monitor": ["10.0.0.15", 6380],
-         "set": ["quorum", "2", "down-after-milliseconds", "3000"]},
+         "set": ["quorum", "2", "down-after-milliseconds", "3000"],
+         "current": {"watched": False, "quorum": None, "down-after-milliseconds": None}, "wanted": wanted_view},
     ]
+
+
+def test_sentinel_plan_current_equals_wanted_when_nothing_differs():
+    wanted = {"quorum": 2, "down-after-milliseconds": 3000}
+    results = [known(m, f"OK\nname\n{m['name']}\nquorum\n2\ndown-after-milliseconds\n3000") for m in MASTERS]
+    plan = redis_sentinel_plan(results, MASTERS, wanted)
+    assert [p["set"] for p in plan] == [[], []]
+    assert all(p["current"] == p["wanted"] for p in plan)
 
 
 def _loop(*changed_names, unchanged=()) -> dict:
@@ -126,3 +139,42 @@ def test_a_changed_unit_drop_in_restarts_every_instance():
 def test_skipped_or_absent_loops_count_as_unchanged():
     skipped = {"changed": False, "skipped": True, "skip_reason": "Conditional result was False"}
     assert redis_instances_to_restart(["cache"], [skipped, {}, None]) == []
+
+
+def read(instance, stdout, rc=0):
+    return {"item": instance, "rc": rc, "stdout_lines": stdout.split("\n")}
+
+
+def test_live_settings_are_in_config_gets_form():
+    assert redis_live_settings(CACHE, 256) == {
+        "maxmemory": str(256 * 1024 * 1024), "maxmemory-policy": "allkeys-lfu", "maxmemory-samples": "10",
+        "save": "", "appendonly": "no", "appendfsync": "everysec", "timeout": "0", "tcp-keepalive": "300"}
+    queue = redis_live_settings({**QUEUE, "save": "900 1   300 10"}, 64)
+    assert queue["save"] == "900 1 300 10" and queue["appendonly"] == "yes"
+    assert "maxmemory-samples" not in queue   # noeviction: samples do not matter
+
+
+def test_live_plan_sets_only_what_the_running_instance_has_otherwise():
+    memory_mb = 1024
+    size = redis_maxmemory([CACHE], memory_mb)["cache"]
+    wanted = redis_live_settings(CACHE, size)
+    live = dict(wanted, maxmemory="1048576")   # someone ran CONFIG SET maxmemory 1mb
+    reply = "OK\n" + "\n".join(f"{k}\n{v}" for k, v in live.items())
+    [plan] = redis_live_plan([read(CACHE, reply)], [CACHE], memory_mb)
+    assert plan["set"] == ["maxmemory", wanted["maxmemory"]]
+    assert plan["current"]["maxmemory"] == "1048576" and plan["wanted"] == wanted
+    assert plan["name"] == "cache" and plan["port"] == CACHE["port"]
+
+
+def test_live_plan_reads_an_empty_last_value_and_is_empty_when_all_match():
+    wanted = redis_live_settings(CACHE, redis_maxmemory([CACHE], 1024)["cache"])
+    ordered = {k: v for k, v in wanted.items() if k != "save"} | {"save": ""}   # save "" last, its line stripped
+    reply = "OK\n" + "\n".join(f"{k}\n{v}" for k, v in ordered.items())
+    [plan] = redis_live_plan([read(CACHE, reply.rstrip("\n"))], [CACHE], 1024)
+    assert plan["set"] == [] and plan["current"] == plan["wanted"]
+
+
+def test_live_plan_leaves_out_instances_it_could_not_read():
+    refused = read(CACHE, "WRONGPASS invalid username-password pair\nNOAUTH Authentication required.")
+    down = read(QUEUE, "", rc=1)
+    assert redis_live_plan([refused, down, {"item": CACHE, "skipped": True}], [CACHE, QUEUE], 1024) == []

@@ -15,9 +15,12 @@ Rails.application.configure do
   config.log_tags = [:request_id]
   config.logger = ActiveSupport::TaggedLogging.new(ActiveSupport::Logger.new($stdout))
 
-  config.cache_store = :redis_cache_store, { url: ENV["REDIS_CACHE_URL"], expires_in: 1.hour,
-                                             error_handler: ->(method:, returning:, exception:) {
-                                               Rails.logger.warn("cache #{method} failed: #{exception.class}") } }
+  # Over TLS (rediss://) the cache instance's certificate is verified against REDIS_CA_FILE.
+  cache_redis = { url: ENV["REDIS_CACHE_URL"] }
+  cache_redis[:ssl_params] = { ca_file: ENV["REDIS_CA_FILE"] } if ENV["REDIS_CA_FILE"].present?
+  config.cache_store = :redis_cache_store, cache_redis.merge(expires_in: 1.hour,
+                                                             error_handler: ->(method:, returning:, exception:) {
+                                                               Rails.logger.warn("cache #{method} failed: #{exception.class}") })
   config.i18n.fallbacks = true
   config.active_support.deprecation = :notify
   config.active_record.dump_schema_after_migration = false

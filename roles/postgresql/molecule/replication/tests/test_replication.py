@@ -230,3 +230,37 @@ def test_rejoin_turns_the_old_primary_into_a_replica_of_the_new_one(host, replic
     wanted = {"after-failover", "through-pgbouncer", marker}
     assert wait_for(lambda: wanted <= set(sql(host, "SELECT value FROM markers").stdout.split()), 30)
     assert sql(replica, "SELECT active FROM pg_replication_slots WHERE slot_name = 'pg_primary'").stdout.strip() == "t"
+
+
+# --- a second failover, back to pg-primary, and a rejoin whose rewind fails -----------------------
+
+def test_a_second_failover_promotes_the_first_primary_again(host, replica, tmp_path):
+    proc = playbook(host, "db-failover.yml", "-e", "db_failover_promote=pg-primary",
+                    inventory=swapped_inventory(host, tmp_path))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert sql(host, "SELECT pg_is_in_recovery()").stdout.strip() == "f"
+    assert replica.run("systemctl is-enabled postgresql@15-main").stdout.strip() == "masked"
+    assert sql(host, "INSERT INTO markers VALUES ('after-second-failover')").rc == 0
+
+
+def test_a_rejoin_whose_rewind_fails_moves_the_data_aside_and_copies_the_primary(host, replica):
+    # The fenced host lost the WAL pg_rewind needs to find where the timelines split (recycled,
+    # or a damaged disk): the rewind fails, and the playbook keeps the old directory and copies afresh.
+    data = "/var/lib/postgresql/15/main"
+    replica.run_expect([0], f"find {data}/pg_wal -maxdepth 1 -type f -regextype egrep "
+                            "-regex '.*/[0-9A-F]{24}' -delete")
+    proc = playbook(host, "db-rejoin.yml", "-e", "db_rejoin_host=pg-replica", "-vvv")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert_no_password_in(proc)
+    assert "pg_rewind failed" in proc.stdout
+    aside = replica.run(f"ls -d {data}.before-rejoin-*").stdout.split()
+    assert len(aside) == 1, aside
+    kept = replica.file(aside[0])
+    assert kept.user == "postgres" and kept.mode == 0o700
+    assert replica.file(f"{aside[0]}/PG_VERSION").exists and replica.file(f"{aside[0]}/global/pg_control").exists
+    assert sql(replica, "SELECT pg_is_in_recovery()").stdout.strip() == "t"
+    assert wait_for(lambda: streaming(host), 60)
+    marker = f"after-copy-{time.time_ns()}"
+    assert sql(host, f"INSERT INTO markers VALUES ('{marker}')").rc == 0
+    wanted = {"after-failover", "after-second-failover", marker}
+    assert wait_for(lambda: wanted <= set(sql(replica, "SELECT value FROM markers").stdout.split()), 30)

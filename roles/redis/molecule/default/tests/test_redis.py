@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 import textwrap
+from pathlib import Path
 
 import pytest
-from paas_testlib import python_command, wait_for
+import yaml
+from paas_testlib import changed_tasks, python_command, run_playbook, wait_for
 
 testinfra_hosts = ["ansible://redis-host"]
 CACHE, QUEUE, TLS = 6379, 6380, 6381
@@ -136,3 +140,71 @@ def test_the_app_may_not_publish_on_sentinels_channel(host):
     assert "NOPERM" in refused.stdout + refused.stderr, refused.stdout
     allowed = cli(host, CACHE, "PUBLISH portfolio:events hello")
     assert allowed.rc == 0 and allowed.stdout.strip() == "0", allowed.stdout + allowed.stderr
+
+
+# --- run-time settings: applied live (CONFIG SET), drift shown in check mode (keep these last) ---
+
+CONVERGE = Path(__file__).resolve().parents[1] / "converge.yml"
+COMPARE = "redis : Compare the instances' run-time settings with the role's (check mode)"
+
+
+def converge(host, *args: str):
+    return run_playbook(host.backend.ansible_inventory, str(CONVERGE), *args)
+
+
+def config_get(host, port: int, name: str) -> str:
+    return cli(host, port, f"CONFIG GET {name}", user="admin").stdout.splitlines()[1]
+
+
+def test_a_new_memory_limit_reaches_the_running_cache_without_a_restart(host):
+    pid = info(host, CACHE, "process_id")
+    assert cli(host, CACHE, "SET kept-across-the-change yes").stdout.strip() == "OK"
+    instances = yaml.safe_load(CONVERGE.read_text())[0]["vars"]["redis_instances"]
+    bigger = [dict(i, maxmemory_mb=24) if i["name"] == "cache" else i for i in instances]
+    proc = converge(host, "-e", json.dumps({"redis_instances": bigger}))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert config_get(host, CACHE, "maxmemory") == str(24 * 1024 * 1024)
+    assert 'maxmemory "25165824"' in host.file("/etc/redis/live-cache.conf").content_string   # and at the next start
+    assert info(host, CACHE, "process_id") == pid   # the same process: not restarted
+    assert cli(host, CACHE, "GET kept-across-the-change").stdout.strip() == "yes"
+
+    back = converge(host)
+    assert back.returncode == 0, back.stdout[-3000:]
+    assert config_get(host, CACHE, "maxmemory") == str(16 * 1024 * 1024)
+    assert info(host, CACHE, "process_id") == pid
+
+
+def test_a_setting_changed_by_hand_shows_in_check_mode_and_is_repaired_live(host):
+    pid = info(host, CACHE, "process_id")
+    assert cli(host, CACHE, "CONFIG SET maxmemory-policy allkeys-random", user="admin").stdout.strip() == "OK"
+    check = converge(host, "--check", "--diff")
+    assert check.returncode == 0, check.stdout[-3000:]
+    assert COMPARE in changed_tasks(check.stdout, "redis-host")
+    assert re.search(r'^-\s+"maxmemory-policy": "allkeys-random"', check.stdout, re.M)
+    assert re.search(r'^\+\s+"maxmemory-policy": "allkeys-lfu"', check.stdout, re.M)
+    assert config_get(host, CACHE, "maxmemory-policy") == "allkeys-random"   # check mode changed nothing
+
+    repaired = converge(host)
+    assert repaired.returncode == 0, repaired.stdout[-3000:]
+    assert config_get(host, CACHE, "maxmemory-policy") == "allkeys-lfu"
+    assert info(host, CACHE, "process_id") == pid
+    clean = converge(host, "--check", "--diff")
+    assert COMPARE not in changed_tasks(clean.stdout, "redis-host")
+
+
+def served_names(host) -> str:
+    return host.run(f"openssl s_client -connect 127.0.0.1:{TLS} -CAfile /etc/redis/tls/ca.crt </dev/null 2>/dev/null"
+                    " | openssl x509 -noout -ext subjectAltName").stdout
+
+
+def test_a_renewed_certificate_is_served_without_a_restart(host):
+    pid = int(host.run("systemctl show -p MainPID --value redis-server@securecache").stdout)
+    assert "renewed.test" not in served_names(host)
+    # A new name makes the internal CA issue a new certificate; the handler loads it live.
+    proc = converge(host, "-e", json.dumps({"internal_ca_names": ["renewed.test"]}))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "DNS:renewed.test" in served_names(host)
+    assert int(host.run("systemctl show -p MainPID --value redis-server@securecache").stdout) == pid
+    back = converge(host)
+    assert back.returncode == 0, back.stdout[-3000:]
+    assert "renewed.test" not in served_names(host)

@@ -11,7 +11,7 @@ import re
 import time
 
 import pytest
-from paas_testlib import journal, run_playbook, wait_for
+from paas_testlib import changed_tasks, journal, run_playbook, wait_for
 
 A_IP, B_IP, C_IP = "10.82.0.11", "10.82.0.12", "10.82.0.13"
 QUEUE, CACHE, SENTINEL = 6380, 6379, 26379
@@ -158,3 +158,25 @@ def test_running_the_playbook_after_a_failover_changes_nothing(host, redis_b, se
     assert primary_of(sentinel_c) == f"{B_IP} {QUEUE}"
     assert role(redis_b)[0] == "master"
     assert role(host)[:2] == ["slave", B_IP]
+
+
+COMPARE = "redis_sentinel : Compare the Sentinel's settings with the inventory (check mode)"
+
+
+def test_a_sentinel_setting_changed_by_hand_shows_in_check_mode_and_is_repaired(host, sentinel_c):
+    clean = run_playbook(host.backend.ansible_inventory, "redis.yml", "--check", "--diff")
+    assert clean.returncode == 0, clean.stdout[-3000:]
+    assert COMPARE not in changed_tasks(clean.stdout, "sentinel-c")
+    assert sentinel(sentinel_c, "SENTINEL SET paas-queue down-after-milliseconds 9000").stdout.strip() == "OK"
+
+    check = run_playbook(host.backend.ansible_inventory, "redis.yml", "--check", "--diff")
+    assert check.returncode == 0, check.stdout[-3000:]
+    assert COMPARE in changed_tasks(check.stdout, "sentinel-c")
+    # The diff: '-' what the Sentinel runs, '+' what the inventory says.
+    assert re.search(r'^-\s+"down-after-milliseconds": "9000"', check.stdout, re.M)
+    assert re.search(rf'^\+\s+"down-after-milliseconds": "{DOWN_AFTER_S * 1000}"', check.stdout, re.M)
+    assert sentinel_view(sentinel_c)["down-after-milliseconds"] == "9000"   # check mode changed nothing
+
+    repaired = run_playbook(host.backend.ansible_inventory, "redis.yml")
+    assert repaired.returncode == 0, repaired.stdout[-3000:]
+    assert sentinel_view(sentinel_c)["down-after-milliseconds"] == str(DOWN_AFTER_S * 1000)

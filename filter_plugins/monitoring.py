@@ -3,7 +3,7 @@
 Pure functions: no I/O. Unit tests: tests/unit/test_monitoring.py.
 
     {{ exporters | scrape_jobs_from_groups(groups, hostvars) }}
-        -> [{'name', 'targets': [{'address': 'ip:port', 'instance': host}]}], one job per exporter
+        -> [{'name', 'targets': [{'address': 'ip:port', 'instance': host, 'labels'?}]}], one job per exporter
     {{ prometheus_scrape_jobs | prometheus_scrape_configs }}  -> Prometheus `scrape_configs` entries
     {{ prometheus_scrape_jobs | prometheus_scrape_problems }} -> [message naming the variable]
 """
@@ -28,6 +28,11 @@ description:
     and its port (C({node: {group: all, port: 9100}}),
     C({postgres: {group: [db_primary, db_replica], port: 9187}})). Each host is scraped at its private address and named
     by its inventory name (the C(instance) label), so graphs and alerts say C(db1), not an address.
+  - A multi-target exporter (one process per host reading several service instances, scraped at
+    C(metrics_path) with a C(target) parameter) gives C(probes) (label value to target) and C(probe_label)
+    (C({redis: {group: redis, port: 9121, metrics_path: /scrape, probes: {cache: "rediss://127.0.0.1:6379"},
+    probe_label: redis_instance}})): one target per host and probe, labelled with the probe's name and
+    carrying its C(__param_target).
 positional: groups, hostvars, address_var
 ---
 name: prometheus_scrape_configs
@@ -38,6 +43,7 @@ short_description: What is wrong with prometheus_scrape_jobs, one message per pr
 """
 
 _JOB_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_-]*$")
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 def scrape_jobs_from_groups(exporters: Mapping, groups: Mapping, hostvars: Mapping,
@@ -47,20 +53,36 @@ def scrape_jobs_from_groups(exporters: Mapping, groups: Mapping, hostvars: Mappi
         raise AnsibleFilterError(f"scrape_jobs_from_groups: exporters must be a mapping, got {exporters!r}")
     jobs = []
     for name, exporter in exporters.items():
-        if not isinstance(exporter, Mapping) or "group" not in exporter or "port" not in exporter:
-            raise AnsibleFilterError(f"scrape_jobs_from_groups: exporter {name!r} needs a group and a port")
+        ports = _exporter_ports(name, exporter)
         names = [exporter["group"]] if isinstance(exporter["group"], str) else list(exporter["group"])
         targets = []
         for host in sorted({host for name in names for host in groups.get(name, [])}):
             address = (hostvars.get(host) or {}).get(address_var)
             if not address:
                 raise AnsibleFilterError(f"scrape_jobs_from_groups: host {host!r} has no {address_var}")
-            targets.append({"address": f"{_host_part(str(address))}:{int(exporter['port'])}", "instance": host})
+            for labels, port in ports:
+                target = {"address": f"{_host_part(str(address))}:{port}", "instance": host}
+                targets.append({**target, "labels": labels} if labels else target)
         if targets:
             job = {"name": name, "targets": targets}
             job.update({k: exporter[k] for k in ("scheme", "metrics_path", "params") if k in exporter})
             jobs.append(job)
     return jobs
+
+
+def _exporter_ports(name, exporter) -> list[tuple[dict, int]]:
+    """(extra labels, port) for each scrape of an exporter on a host: one, or one per probe of a
+    multi-target exporter (labelled `probe_label`, with its `__param_target`)."""
+    if not isinstance(exporter, Mapping) or "group" not in exporter or "port" not in exporter:
+        raise AnsibleFilterError(f"scrape_jobs_from_groups: exporter {name!r} needs a group and a port")
+    port = int(exporter["port"])
+    if "probes" not in exporter:
+        return [({}, port)]
+    probes, label = exporter["probes"], exporter.get("probe_label")
+    if not isinstance(probes, Mapping) or not probes or not isinstance(label, str) or not label:
+        raise AnsibleFilterError(f"scrape_jobs_from_groups: exporter {name!r}: probes must map names to targets, "
+                                 "with probe_label naming the label")
+    return [({label: str(probe), "__param_target": str(target)}, port) for probe, target in probes.items()]
 
 
 def _host_part(address: str) -> str:
@@ -73,7 +95,8 @@ def prometheus_scrape_configs(jobs: list) -> list[dict]:
     for job in jobs:
         entry = {"job_name": job["name"]}
         entry.update({k: job[k] for k in ("scheme", "metrics_path", "params") if k in job})
-        entry["static_configs"] = [{"targets": [t["address"]], "labels": {"instance": t["instance"]}}
+        entry["static_configs"] = [{"targets": [t["address"]], "labels": {"instance": t["instance"],
+                                                                           **t.get("labels", {})}}
                                    for t in job["targets"]]
         configs.append(entry)
     return configs
@@ -111,6 +134,12 @@ def prometheus_scrape_problems(jobs) -> list[str]:
 def _target_problem(target) -> str:
     if not isinstance(target, Mapping) or not target.get("instance") or not target.get("address"):
         return f"target {target!r} needs an address (host:port) and an instance name"
+    labels = target.get("labels", {})
+    if not isinstance(labels, Mapping) or any(not _LABEL_NAME.match(str(k)) or k in ("instance", "job")
+                                              or (str(k).startswith("__") and k != "__param_target")
+                                              for k in labels):
+        return (f"target {target['address']!r}: labels must map label names (not instance, job or __*, "
+                "but __param_target) to values")
     host, _, port = str(target["address"]).rpartition(":")
     if not port.isdigit() or not 1 <= int(port) <= 65535:
         return f"target {target['address']!r} needs a port (host:port)"

@@ -10,6 +10,7 @@
     {{ names | redis_instances_to_restart(registered, unit_changed) }} -> the instances a restart handler covers
     {{ instance | redis_live_settings(maxmemory_mb) }}            -> {setting: value} applied without a restart
     {{ read_results | redis_live_plan(instances, memory_mb) }}    -> per instance: live vs wanted, CONFIG SET arguments
+    {{ instances | redis_exporter_targets(tls) }}                 -> {name: redis[s]://127.0.0.1:port} for the exporter
 """
 
 from __future__ import annotations
@@ -241,6 +242,17 @@ def redis_live_plan(read_results, instances, memory_mb) -> list:
     return plan
 
 
+def redis_exporter_targets(instances, tls=False) -> dict:
+    """What the Redis exporter on an instance's host reads: name -> URI on the loopback (rediss://
+    for an instance serving TLS: its own `tls`, else the role-wide `tls`). The exporter's password
+    file is keyed by these URIs, and Prometheus passes them as each scrape's target."""
+    targets = {}
+    for instance in instances or []:
+        scheme = "rediss" if instance.get("tls", tls) else "redis"
+        targets[str(instance["name"])] = f"{scheme}://127.0.0.1:{int(instance['port'])}"
+    return targets
+
+
 class FilterModule:
     """Redis filters."""
 
@@ -256,4 +268,5 @@ class FilterModule:
             "redis_instances_to_restart": redis_instances_to_restart,
             "redis_live_settings": redis_live_settings,
             "redis_live_plan": redis_live_plan,
+            "redis_exporter_targets": redis_exporter_targets,
         }

@@ -136,8 +136,10 @@ def probe(source: str, target: str, port: int) -> str:
         ("lb1", "app1", 80, "open"),
         ("db1", "app1", 80, "timeout"),
         ("lb1", "app2", 443, "timeout"),
-        # The node exporter answers the monitoring host only.
+        # The node exporter answers the monitoring host only; so does the Redis exporter.
         ("mon1", "db2", 9100, "open"),
+        ("mon1", "redis1", 9121, "open"),
+        ("app1", "redis1", 9121, "timeout"),
         ("app1", "db2", 9100, "timeout"),
         # So does the PostgreSQL exporter on each database host.
         ("mon1", "db1", 9187, "open"),
@@ -184,6 +186,21 @@ def test_prometheus_sees_each_database_server_through_its_exporter():
 
     expected = dict.fromkeys(group("db_primary") + group("db_replica"), "1")
     assert wait_for(lambda: pg_up() == expected, timeout=90, interval=5), pg_up()
+
+
+def test_prometheus_sees_each_redis_instance_through_the_exporter():
+    # redis_up per instance: the exporter on redis1 read it over TLS as the monitoring user.
+    script = ("import json, urllib.request; result = json.load(urllib.request.urlopen("
+              "'http://127.0.0.1:9090/api/v1/query?query=redis_up', timeout=5))['data']['result']; "
+              "print(json.dumps({r['metric']['instance'] + '/' + r['metric']['redis_instance']: r['value'][1] "
+              "for r in result}))")
+
+    def redis_up() -> dict:
+        out = run_as(group("monitoring")[0], "debian", "ansible_ed25519", python_command(script))
+        return json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr}
+
+    expected = {f"{host}/{name}": "1" for host in group("redis") for name in ("cache", "queue")}
+    assert wait_for(lambda: redis_up() == expected, timeout=90, interval=5), redis_up()
 
 
 @pytest.mark.parametrize("host", HOSTS[:2])

@@ -39,6 +39,23 @@ def test_an_exporter_may_run_on_several_groups_each_host_once():
                                   {"address": "10.0.0.14:9187", "instance": "db2"}]
 
 
+def test_a_multi_target_exporter_gets_a_labelled_target_per_probe():
+    groups = {**GROUPS, "redis": ["redis1"]}
+    hostvars = {**HOSTVARS, "redis1": {"private_ip": "10.0.0.15"}}
+    probes = {"cache": "rediss://127.0.0.1:6379", "queue": "rediss://127.0.0.1:6380"}
+    jobs = scrape_jobs_from_groups({"redis": {"group": "redis", "port": 9121, "metrics_path": "/scrape",
+                                              "probes": probes, "probe_label": "redis_instance"}}, groups, hostvars)
+    assert jobs == [{"name": "redis", "metrics_path": "/scrape", "targets": [
+        {"address": "10.0.0.15:9121", "instance": "redis1",
+         "labels": {"redis_instance": "cache", "__param_target": "rediss://127.0.0.1:6379"}},
+        {"address": "10.0.0.15:9121", "instance": "redis1",
+         "labels": {"redis_instance": "queue", "__param_target": "rediss://127.0.0.1:6380"}}]}]
+    assert prometheus_scrape_configs(jobs)[0]["static_configs"][1] == {
+        "targets": ["10.0.0.15:9121"],
+        "labels": {"instance": "redis1", "redis_instance": "queue", "__param_target": "rediss://127.0.0.1:6380"}}
+    assert prometheus_scrape_problems(jobs) == []
+
+
 def test_ipv6_addresses_are_bracketed():
     jobs = scrape_jobs_from_groups({"node": {"group": "x", "port": 9100}}, {"x": ["h"]},
                                    {"h": {"private_ip": "fd00::1"}})
@@ -49,6 +66,9 @@ def test_ipv6_addresses_are_bracketed():
     ("exporters", "hostvars", "named"),
     [
         ({"node": {"group": "all"}}, HOSTVARS, "needs a group and a port"),
+        ({"redis": {"group": "all", "port": 9121, "probes": {"cache": "redis://a"}}}, HOSTVARS, "probe_label naming"),
+        ({"redis": {"group": "all", "port": 9121, "probes": ["redis://a"], "probe_label": "x"}}, HOSTVARS,
+         "probes must map"),
         ({"node": {"group": "all", "port": 9100}}, {**HOSTVARS, "app1": {}}, "'app1' has no private_ip"),
         (["node"], HOSTVARS, "exporters must be a mapping"),
     ],
@@ -72,6 +92,9 @@ def test_good_jobs_have_no_problems():
     assert prometheus_scrape_problems([GOOD_JOB, {**GOOD_JOB, "name": "node-2"}]) == []
     by_name = {**GOOD_JOB, "targets": [{"address": "db1.internal:9187", "instance": "db1"}]}
     assert prometheus_scrape_problems([by_name]) == []
+    target = {"address": "10.0.0.1:9121", "instance": "r", "labels": {"redis_instance": "a"}}
+    labelled = {**GOOD_JOB, "targets": [target]}
+    assert prometheus_scrape_problems([labelled]) == []
 
 
 @pytest.mark.parametrize(
@@ -81,6 +104,8 @@ def test_good_jobs_have_no_problems():
         ([GOOD_JOB, GOOD_JOB], "job name used twice"),
         ([{**GOOD_JOB, "name": "prometheus"}], "job name used twice"),
         ([{**GOOD_JOB, "name": "bad name"}], "name must be letters"),
+        ([{**GOOD_JOB, "targets": [{"address": "10.0.0.1:9121", "instance": "r", "labels": {"job": "x"}}]}],
+         "labels must map label names"),
         ([{**GOOD_JOB, "targets": []}], "targets must be a non-empty list"),
         ([{**GOOD_JOB, "targets": [{"address": "10.0.0.11", "instance": "app1"}]}], "needs a port"),
         ([{**GOOD_JOB, "targets": [{"address": "10.0.0.11:9100"}]}], "needs an address (host:port) and an instance"),

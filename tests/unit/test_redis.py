@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from redis import (
     redis_cli_script,
+    redis_exporter_targets,
     redis_instances_to_restart,
     redis_live_plan,
     redis_live_settings,
@@ -178,3 +179,10 @@ def test_live_plan_leaves_out_instances_it_could_not_read():
     refused = read(CACHE, "WRONGPASS invalid username-password pair\nNOAUTH Authentication required.")
     down = read(QUEUE, "", rc=1)
     assert redis_live_plan([refused, down, {"item": CACHE, "skipped": True}], [CACHE, QUEUE], 1024) == []
+
+
+def test_exporter_targets_follow_each_instances_tls():
+    assert redis_exporter_targets([CACHE, QUEUE]) == {"cache": "redis://127.0.0.1:6379", "queue": "redis://127.0.0.1:6380"}
+    assert redis_exporter_targets([CACHE, {**QUEUE, "tls": False}], True) == {
+        "cache": "rediss://127.0.0.1:6379", "queue": "redis://127.0.0.1:6380"}
+    assert redis_exporter_targets([]) == {}

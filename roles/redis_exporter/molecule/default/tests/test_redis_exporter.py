@@ -1,0 +1,55 @@
+"""The Redis exporter: both instances' metrics (one over TLS) through its multi-target endpoint,
+as the read-only monitoring user, on the private address only, with no password in sight."""
+
+from __future__ import annotations
+
+import urllib.parse
+import urllib.request
+
+import pytest
+from paas_testlib import prometheus_samples, wait_for
+
+testinfra_hosts = ["ansible://redis-exporter-host"]
+PORT = 9121
+TARGETS = {"cache": "redis://127.0.0.1:6379", "queue": "rediss://127.0.0.1:6380"}
+PASSWORD = "monitoring-test-password"
+
+
+@pytest.fixture(scope="module")
+def address(host) -> str:
+    return host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]["ansible_default_ipv4"]["address"]
+
+
+def scrape(address: str, target: str) -> dict[str, float]:
+    url = f"http://{address}:{PORT}/scrape?target={urllib.parse.quote(target, safe='')}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return prometheus_samples(response.read().decode())
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_each_instance_is_read_as_the_monitoring_user(address, name):
+    assert wait_for(lambda: scrape(address, TARGETS[name]).get("redis_up") == 1.0, 30)
+    samples = scrape(address, TARGETS[name])
+    assert samples["redis_connected_clients"] >= 1
+    assert samples["redis_memory_max_bytes"] == 16 * 1024 * 1024   # its maxmemory
+    errors = {key: value for key, value in samples.items() if key.startswith("redis_exporter_last_scrape_error")}
+    assert errors and set(errors.values()) == {0.0}, errors   # every command it runs is allowed
+
+
+def test_an_instance_it_has_no_password_for_is_reported_down(address):
+    samples = scrape(address, "redis://127.0.0.1:6381")   # nothing listens there
+    assert samples["redis_up"] == 0.0
+
+
+def test_it_listens_on_the_private_address_only(host, address):
+    listening = host.check_output(f"ss -Hltn 'sport = :{PORT}'")
+    assert f"{address}:{PORT}" in listening
+    assert f"0.0.0.0:{PORT}" not in listening and f"127.0.0.1:{PORT}" not in listening and "*:" not in listening
+
+
+def test_the_password_is_in_a_file_only_its_group_reads_never_on_a_command_line(host):
+    secrets = host.file("/etc/prometheus-redis-exporter/passwords.json")
+    assert secrets.user == "root" and secrets.group == "prometheus" and secrets.mode == 0o640
+    assert PASSWORD not in host.run("ps -eo args").stdout
+    assert PASSWORD not in host.file("/etc/default/prometheus-redis-exporter").content_string
+    assert PASSWORD not in host.run("systemctl show prometheus-redis-exporter -p Environment").stdout

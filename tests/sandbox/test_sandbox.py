@@ -139,6 +139,8 @@ def probe(source: str, target: str, port: int) -> str:
         # The node exporter answers the monitoring host only; so does the Redis exporter.
         ("mon1", "db2", 9100, "open"),
         ("mon1", "redis1", 9121, "open"),
+        ("mon1", "db1", 9127, "open"),
+        ("app1", "db1", 9127, "timeout"),
         ("app1", "redis1", 9121, "timeout"),
         ("app1", "db2", 9100, "timeout"),
         # So does the PostgreSQL exporter on each database host.
@@ -186,6 +188,19 @@ def test_prometheus_sees_each_database_server_through_its_exporter():
 
     expected = dict.fromkeys(group("db_primary") + group("db_replica"), "1")
     assert wait_for(lambda: pg_up() == expected, timeout=90, interval=5), pg_up()
+
+
+def test_prometheus_sees_pgbouncer_through_its_exporter():
+    script = ("import json, urllib.request; result = json.load(urllib.request.urlopen("
+              "'http://127.0.0.1:9090/api/v1/query?query=pgbouncer_up', timeout=5))['data']['result']; "
+              "print(json.dumps({r['metric']['instance']: r['value'][1] for r in result}))")
+
+    def pgbouncer_up() -> dict:
+        out = run_as(group("monitoring")[0], "debian", "ansible_ed25519", python_command(script))
+        return json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr}
+
+    expected = dict.fromkeys(group("pgbouncer"), "1")
+    assert wait_for(lambda: pgbouncer_up() == expected, timeout=90, interval=5), pgbouncer_up()
 
 
 def test_prometheus_sees_each_redis_instance_through_the_exporter():

@@ -208,3 +208,20 @@ def test_a_renewed_certificate_is_served_without_a_restart(host):
     back = converge(host)
     assert back.returncode == 0, back.stdout[-3000:]
     assert "renewed.test" not in served_names(host)
+
+
+def test_turning_tls_on_restarts_the_instance_into_tls_without_waiting_on_it(host):
+    # The run reads live settings before its restart handler: not from an instance about to
+    # restart (redis-cli --tls against the still-plain instance once waited forever).
+    instances = yaml.safe_load(CONVERGE.read_text())[0]["vars"]["redis_instances"]
+    tls_cache = [dict(i, tls=True) if i["name"] == "cache" else i for i in instances]
+    proc = run_playbook(host.backend.ansible_inventory, str(CONVERGE), "-e", json.dumps({"redis_instances": tls_cache}),
+                        timeout=300)
+    try:
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        assert cli(host, CACHE, f"{TLS_OPTIONS} PING").stdout.strip() == "PONG"
+        assert "PONG" not in cli(host, CACHE, "PING").stdout   # no plain text any more
+    finally:
+        back = run_playbook(host.backend.ansible_inventory, str(CONVERGE), timeout=300)
+    assert back.returncode == 0, back.stdout[-3000:]
+    assert cli(host, CACHE, "PING").stdout.strip() == "PONG"

@@ -53,14 +53,14 @@ def scrape_jobs_from_groups(exporters: Mapping, groups: Mapping, hostvars: Mappi
         raise AnsibleFilterError(f"scrape_jobs_from_groups: exporters must be a mapping, got {exporters!r}")
     jobs = []
     for name, exporter in exporters.items():
-        ports = _exporter_ports(name, exporter)
+        scrapes = _exporter_scrapes(name, exporter)
         names = [exporter["group"]] if isinstance(exporter["group"], str) else list(exporter["group"])
         targets = []
         for host in sorted({host for name in names for host in groups.get(name, [])}):
             address = (hostvars.get(host) or {}).get(address_var)
             if not address:
                 raise AnsibleFilterError(f"scrape_jobs_from_groups: host {host!r} has no {address_var}")
-            for labels, port in ports:
+            for labels, port in scrapes:
                 target = {"address": f"{_host_part(str(address))}:{port}", "instance": host}
                 targets.append({**target, "labels": labels} if labels else target)
         if targets:
@@ -70,7 +70,7 @@ def scrape_jobs_from_groups(exporters: Mapping, groups: Mapping, hostvars: Mappi
     return jobs
 
 
-def _exporter_ports(name, exporter) -> list[tuple[dict, int]]:
+def _exporter_scrapes(name, exporter) -> list[tuple[dict, int]]:
     """(extra labels, port) for each scrape of an exporter on a host: one, or one per probe of a
     multi-target exporter (labelled `probe_label`, with its `__param_target`)."""
     if not isinstance(exporter, Mapping) or "group" not in exporter or "port" not in exporter:

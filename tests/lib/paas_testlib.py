@@ -90,6 +90,14 @@ def tcp_probe_command(address: str, port: int, timeout: float = 3.0) -> str:
     return f'python3 -c "{script}"'
 
 
+def assert_listens_only_on(host, address: str, port: int) -> None:
+    """A service on a test host listens on address:port and on no other address (not the
+    wildcard, not the loopback): an exporter meant for the private network only."""
+    listening = host.check_output(f"ss -Hltn 'sport = :{port}'")
+    assert f"{address}:{port}" in listening, listening
+    assert f"0.0.0.0:{port}" not in listening and f"127.0.0.1:{port}" not in listening and "*:" not in listening
+
+
 def received_logs_command(program: str, marker: str, directory: str = "/var/log/remote") -> str:
     """Shell command, run on a log host, that lists the received log files of program
     (<directory>/<sender>/<program>.log) holding a line with marker, one per line."""

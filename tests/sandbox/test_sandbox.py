@@ -176,46 +176,36 @@ def test_prometheus_on_the_monitoring_host_scrapes_every_host_by_name():
     assert wait_for(lambda: health() == dict.fromkeys(HOSTS, "up"), timeout=60, interval=5), health()
 
 
+def prometheus_values(query: str, *labels: str) -> dict:
+    """Prometheus's answer to an instant query, asked on the monitoring host's loopback: each
+    series' values of labels (joined with /) -> its value; {"error": ...} when it could not ask."""
+    script = ("import json, sys, urllib.parse, urllib.request; result = json.load(urllib.request.urlopen("
+              f"'http://127.0.0.1:9090/api/v1/query?query=' + urllib.parse.quote({query!r}), timeout=5))"
+              "['data']['result']; "
+              f"print(json.dumps({{'/'.join(r['metric'][k] for k in {list(labels)!r}): r['value'][1] "
+              "for r in result}))")
+    out = run_as(group("monitoring")[0], "debian", "ansible_ed25519", python_command(script))
+    return json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr}
+
+
 def test_prometheus_sees_each_database_server_through_its_exporter():
     # pg_up: the exporter on the host reached its server (an exporter alone would be `up`).
-    script = ("import json, urllib.request; result = json.load(urllib.request.urlopen("
-              "'http://127.0.0.1:9090/api/v1/query?query=pg_up', timeout=5))['data']['result']; "
-              "print(json.dumps({r['metric']['instance']: r['value'][1] for r in result}))")
-
-    def pg_up() -> dict:
-        out = run_as(group("monitoring")[0], "debian", "ansible_ed25519", python_command(script))
-        return json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr}
-
     expected = dict.fromkeys(group("db_primary") + group("db_replica"), "1")
-    assert wait_for(lambda: pg_up() == expected, timeout=90, interval=5), pg_up()
+    assert wait_for(lambda: prometheus_values("pg_up", "instance") == expected, timeout=90, interval=5), \
+        prometheus_values("pg_up", "instance")
 
 
 def test_prometheus_sees_pgbouncer_through_its_exporter():
-    script = ("import json, urllib.request; result = json.load(urllib.request.urlopen("
-              "'http://127.0.0.1:9090/api/v1/query?query=pgbouncer_up', timeout=5))['data']['result']; "
-              "print(json.dumps({r['metric']['instance']: r['value'][1] for r in result}))")
-
-    def pgbouncer_up() -> dict:
-        out = run_as(group("monitoring")[0], "debian", "ansible_ed25519", python_command(script))
-        return json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr}
-
     expected = dict.fromkeys(group("pgbouncer"), "1")
-    assert wait_for(lambda: pgbouncer_up() == expected, timeout=90, interval=5), pgbouncer_up()
+    assert wait_for(lambda: prometheus_values("pgbouncer_up", "instance") == expected, timeout=90, interval=5), \
+        prometheus_values("pgbouncer_up", "instance")
 
 
 def test_prometheus_sees_each_redis_instance_through_the_exporter():
     # redis_up per instance: the exporter on redis1 read it over TLS as the monitoring user.
-    script = ("import json, urllib.request; result = json.load(urllib.request.urlopen("
-              "'http://127.0.0.1:9090/api/v1/query?query=redis_up', timeout=5))['data']['result']; "
-              "print(json.dumps({r['metric']['instance'] + '/' + r['metric']['redis_instance']: r['value'][1] "
-              "for r in result}))")
-
-    def redis_up() -> dict:
-        out = run_as(group("monitoring")[0], "debian", "ansible_ed25519", python_command(script))
-        return json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr}
-
     expected = {f"{host}/{name}": "1" for host in group("redis") for name in ("cache", "queue")}
-    assert wait_for(lambda: redis_up() == expected, timeout=90, interval=5), redis_up()
+    assert wait_for(lambda: prometheus_values("redis_up", "instance", "redis_instance") == expected,
+                    timeout=90, interval=5), prometheus_values("redis_up", "instance", "redis_instance")
 
 
 @pytest.mark.parametrize("host", HOSTS[:2])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import urllib.request
 
 import pytest
-from paas_testlib import prometheus_samples, wait_for
+from paas_testlib import assert_listens_only_on, prometheus_samples, wait_for
 
 testinfra_hosts = ["ansible://pgbouncer-exporter-host"]
 PORT = 9127
@@ -50,9 +50,7 @@ def test_pgbouncer_stopped_is_reported_as_down(host, address):
 
 
 def test_it_listens_on_the_private_address_only(host, address):
-    listening = host.check_output(f"ss -Hltn 'sport = :{PORT}'")
-    assert f"{address}:{PORT}" in listening
-    assert f"0.0.0.0:{PORT}" not in listening and f"127.0.0.1:{PORT}" not in listening and "*:" not in listening
+    assert_listens_only_on(host, address, PORT)
 
 
 def test_it_runs_as_its_own_user_the_only_one_that_reads_the_password(host):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import urllib.request
 
-from paas_testlib import prometheus_samples, wait_for
+from paas_testlib import assert_listens_only_on, prometheus_samples, wait_for
 
 PORT = 9187
 
@@ -34,9 +34,7 @@ def test_the_exporter_reaches_the_server_and_reports_each_database(host):
 
 
 def test_it_listens_on_the_private_address_only(host):
-    listening = host.check_output(f"ss -Hltn 'sport = :{PORT}'")
-    assert f"{address(host)}:{PORT}" in listening
-    assert f"0.0.0.0:{PORT}" not in listening and f"127.0.0.1:{PORT}" not in listening and "*:" not in listening
+    assert_listens_only_on(host, address(host), PORT)
 
 
 def test_its_login_has_no_password_and_only_monitoring_rights(host):

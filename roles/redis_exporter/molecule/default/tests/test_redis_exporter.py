@@ -7,7 +7,7 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from paas_testlib import prometheus_samples, wait_for
+from paas_testlib import assert_listens_only_on, prometheus_samples, wait_for
 
 testinfra_hosts = ["ansible://redis-exporter-host"]
 PORT = 9121
@@ -42,9 +42,7 @@ def test_an_instance_it_has_no_password_for_is_reported_down(address):
 
 
 def test_it_listens_on_the_private_address_only(host, address):
-    listening = host.check_output(f"ss -Hltn 'sport = :{PORT}'")
-    assert f"{address}:{PORT}" in listening
-    assert f"0.0.0.0:{PORT}" not in listening and f"127.0.0.1:{PORT}" not in listening and "*:" not in listening
+    assert_listens_only_on(host, address, PORT)
 
 
 def test_the_password_is_in_a_file_only_its_group_reads_never_on_a_command_line(host):

@@ -6,6 +6,11 @@ Pure functions: no I/O. Unit tests: tests/unit/test_monitoring.py.
         -> [{'name', 'targets': [{'address': 'ip:port', 'instance': host, 'labels'?}]}], one job per exporter
     {{ prometheus_scrape_jobs | prometheus_scrape_configs }}  -> Prometheus `scrape_configs` entries
     {{ prometheus_scrape_jobs | prometheus_scrape_problems }} -> [message naming the variable]
+    {{ groups['lb'] | site_probes(hostvars) }}
+        -> {"lb1 portfolio": {target: https://ADDRESS/up, module: site_portfolio}}, per site and host
+    {{ nginx_sites | site_probe_modules }}       -> [{name, server_name}] for roles/blackbox_exporter
+    {{ groups['redis'] | tls_probes({'queue': 'rediss://127.0.0.1:6380'}) }}
+        -> {"redis1 queue": {target: redis1:6380, module: tls_connect}}
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ description:
     C(metrics_path) with a C(target) parameter) gives C(probes) (label value to target) and C(probe_label)
     (C({redis: {group: redis, port: 9121, metrics_path: /scrape, probes: {cache: "rediss://127.0.0.1:6379"},
     probe_label: redis_instance}})): one target per host and probe, labelled with the probe's name and
-    carrying its C(__param_target).
+    carrying its C(__param_target). A probe may also be C({target: ..., module: ...}) (the blackbox
+    exporter's module, C(__param_module)).
 positional: groups, hostvars, address_var
 ---
 name: prometheus_scrape_configs
@@ -82,7 +88,56 @@ def _exporter_scrapes(name, exporter) -> list[tuple[dict, int]]:
     if not isinstance(probes, Mapping) or not probes or not isinstance(label, str) or not label:
         raise AnsibleFilterError(f"scrape_jobs_from_groups: exporter {name!r}: probes must map names to targets, "
                                  "with probe_label naming the label")
-    return [({label: str(probe), "__param_target": str(target)}, port) for probe, target in probes.items()]
+    return [({label: str(probe), **_probe_params(name, probe, target)}, port) for probe, target in probes.items()]
+
+
+def _probe_params(name, probe, target) -> dict:
+    """The URL parameters of one probe: its target, and its module when it names one."""
+    if not isinstance(target, Mapping):
+        return {"__param_target": str(target)}
+    if not target.get("target") or set(target) - {"target", "module"}:
+        raise AnsibleFilterError(f"scrape_jobs_from_groups: exporter {name!r}: probe {probe!r} must be a target "
+                                 "or {target, module}")
+    return {f"__param_{key}": str(value) for key, value in target.items()}
+
+
+def site_probes(hosts, hostvars: Mapping, path: str = "/up", address_var: str = "private_ip") -> dict:
+    """The blackbox exporter's probes of each nginx site (the host's nginx_sites) at each load balancer's
+    own address, with the site's module (roles/blackbox_exporter: its name as TLS server name and Host)."""
+    probes = {}
+    for host in hosts:
+        variables = hostvars.get(host) or {}
+        address = variables.get(address_var)
+        if not address:
+            raise AnsibleFilterError(f"site_probes: host {host!r} has no {address_var}")
+        for site in variables.get("nginx_sites") or []:
+            probes[f"{host} {site['name']}"] = {"target": f"https://{_host_part(str(address))}{path}",
+                                                "module": f"site_{site['name']}"}
+    return probes
+
+
+def site_probe_modules(sites) -> list[dict]:
+    """roles/blackbox_exporter's blackbox_exporter_sites from nginx sites: each by its canonical
+    (first) name."""
+    modules = []
+    for site in sites or []:
+        if not site.get("name") or not site.get("server_names"):
+            raise AnsibleFilterError(f"site_probe_modules: site {site!r} needs a name and server_names")
+        modules.append({"name": site["name"], "server_name": site["server_names"][0]})
+    return modules
+
+
+def tls_probes(hosts, services: Mapping) -> dict:
+    """A TLS handshake probe (module tls_connect) of each service on each host, by the host's name
+    (its certificate's): services maps a name to its port, or to a URI ending in the port."""
+    probes = {}
+    for host in hosts:
+        for name, where in services.items():
+            port = str(where).rpartition(":")[2]
+            if not port.isdigit():
+                raise AnsibleFilterError(f"tls_probes: service {name!r}: {where!r} ends in no port")
+            probes[f"{host} {name}"] = {"target": f"{host}:{port}", "module": "tls_connect"}
+    return probes
 
 
 def _host_part(address: str) -> str:
@@ -136,10 +191,10 @@ def _target_problem(target) -> str:
         return f"target {target!r} needs an address (host:port) and an instance name"
     labels = target.get("labels", {})
     if not isinstance(labels, Mapping) or any(not _LABEL_NAME.match(str(k)) or k in ("instance", "job")
-                                              or (str(k).startswith("__") and k != "__param_target")
+                                              or (str(k).startswith("__") and not str(k).startswith("__param_"))
                                               for k in labels):
         return (f"target {target['address']!r}: labels must map label names (not instance, job or __*, "
-                "but __param_target) to values")
+                "but __param_*) to values")
     host, _, port = str(target["address"]).rpartition(":")
     if not port.isdigit() or not 1 <= int(port) <= 65535:
         return f"target {target['address']!r} needs a port (host:port)"
@@ -158,5 +213,8 @@ class FilterModule:
         return {
             "scrape_jobs_from_groups": scrape_jobs_from_groups,
             "prometheus_scrape_configs": prometheus_scrape_configs,
+            "site_probes": site_probes,
+            "site_probe_modules": site_probe_modules,
+            "tls_probes": tls_probes,
             "prometheus_scrape_problems": prometheus_scrape_problems,
         }

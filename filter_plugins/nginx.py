@@ -3,6 +3,7 @@
     {{ nginx_csp | csp_problems }}                         -> [message, ...] for unknown directive names
     {{ nginx_sites | nginx_site_problems }}                -> [message naming the variable, ...]
     {{ value | nginx_rate_problems('nginx_rate_limit') }}  -> [message] when not like 20r/s or 10r/m
+    {{ nginx_sites | nginx_certificate_sources }}          -> {own, internal_ca, bootstrap: [site, ...]}
 """
 
 from __future__ import annotations
@@ -50,9 +51,22 @@ def nginx_site_problems(sites) -> list:
                      if not SERVER_NAME.match(str(name).lower())]
         if ("tls_certificate" in site) != ("tls_certificate_key" in site):
             problems.append(f"{where}: give tls_certificate and tls_certificate_key together")
+        if site.get("internal_ca") and "tls_certificate" in site:
+            problems.append(f"{where}: internal_ca issues the certificate at the site's own paths: "
+                            "leave out tls_certificate and tls_certificate_key")
         if "csp" in site:
             problems += csp_problems(site["csp"], f"{where}.csp")
     return problems
+
+
+def nginx_certificate_sources(sites) -> dict:
+    """Where each site's certificate comes from: 'own' (tls_certificate paths given), 'internal_ca'
+    (issued by roles/internal_ca), else 'bootstrap' (self-signed until certbot installs one)."""
+    sources = {"own": [], "internal_ca": [], "bootstrap": []}
+    for site in sites or []:
+        key = "own" if "tls_certificate" in site else "internal_ca" if site.get("internal_ca") else "bootstrap"
+        sources[key].append(site)
+    return sources
 
 
 def nginx_rate_problems(value, variable: str) -> list:
@@ -66,5 +80,6 @@ class FilterModule:
         return {
             "csp_problems": csp_problems,
             "nginx_site_problems": nginx_site_problems,
+            "nginx_certificate_sources": nginx_certificate_sources,
             "nginx_rate_problems": nginx_rate_problems,
         }

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from monitoring import prometheus_scrape_configs, prometheus_scrape_problems, scrape_jobs_from_groups
+from monitoring import (
+    prometheus_scrape_configs,
+    prometheus_scrape_problems,
+    scrape_jobs_from_groups,
+    site_probe_modules,
+    site_probes,
+    tls_probes,
+)
 
 GROUPS = {"all": ["db1", "app1", "mon1"], "db_primary": ["db1"], "redis": []}
 HOSTVARS = {"db1": {"private_ip": "10.0.0.13"}, "app1": {"private_ip": "10.0.0.11"},
@@ -56,6 +63,20 @@ def test_a_multi_target_exporter_gets_a_labelled_target_per_probe():
     assert prometheus_scrape_problems(jobs) == []
 
 
+def test_a_probe_may_name_its_module():
+    probes = {"lb1 portfolio": {"target": "https://lb1.internal/up", "module": "site_portfolio"},
+              "redis1 queue": "redis1.internal:6380"}
+    jobs = scrape_jobs_from_groups({"probe": {"group": "all", "port": 9115, "metrics_path": "/probe",
+                                              "params": {"module": ["tls_connect"]},
+                                              "probes": probes, "probe_label": "probe"}},
+                                   {"all": ["mon1"]}, HOSTVARS)
+    assert [t["labels"] for t in jobs[0]["targets"]] == [
+        {"probe": "lb1 portfolio", "__param_target": "https://lb1.internal/up", "__param_module": "site_portfolio"},
+        {"probe": "redis1 queue", "__param_target": "redis1.internal:6380"}]
+    assert jobs[0]["params"] == {"module": ["tls_connect"]}
+    assert prometheus_scrape_problems(jobs) == []
+
+
 def test_ipv6_addresses_are_bracketed():
     jobs = scrape_jobs_from_groups({"node": {"group": "x", "port": 9100}}, {"x": ["h"]},
                                    {"h": {"private_ip": "fd00::1"}})
@@ -69,6 +90,10 @@ def test_ipv6_addresses_are_bracketed():
         ({"redis": {"group": "all", "port": 9121, "probes": {"cache": "redis://a"}}}, HOSTVARS, "probe_label naming"),
         ({"redis": {"group": "all", "port": 9121, "probes": ["redis://a"], "probe_label": "x"}}, HOSTVARS,
          "probes must map"),
+        ({"p": {"group": "all", "port": 9115, "probes": {"x": {"module": "m"}}, "probe_label": "probe"}}, HOSTVARS,
+         "probe 'x' must be a target or"),
+        ({"p": {"group": "all", "port": 9115, "probes": {"x": {"target": "t", "timeout": 3}}, "probe_label": "p"}},
+         HOSTVARS, "probe 'x' must be a target or"),
         ({"node": {"group": "all", "port": 9100}}, {**HOSTVARS, "app1": {}}, "'app1' has no private_ip"),
         (["node"], HOSTVARS, "exporters must be a mapping"),
     ],
@@ -115,3 +140,30 @@ def test_good_jobs_have_no_problems():
 )
 def test_broken_jobs_are_named(jobs, named):
     assert any(named in problem for problem in prometheus_scrape_problems(jobs)), prometheus_scrape_problems(jobs)
+
+
+def test_each_site_is_probed_at_each_load_balancer_with_its_module():
+    hostvars = {"lb1": {"private_ip": "10.0.0.10", "nginx_sites": [{"name": "portfolio"}, {"name": "admin"}]},
+                "lb2": {"private_ip": "fd00::10", "nginx_sites": [{"name": "portfolio"}]}}
+    assert site_probes(["lb1", "lb2"], hostvars) == {
+        "lb1 portfolio": {"target": "https://10.0.0.10/up", "module": "site_portfolio"},
+        "lb1 admin": {"target": "https://10.0.0.10/up", "module": "site_admin"},
+        "lb2 portfolio": {"target": "https://[fd00::10]/up", "module": "site_portfolio"}}
+    with pytest.raises(AnsibleFilterError, match="'lb3' has no private_ip"):
+        site_probes(["lb3"], {"lb3": {}})
+
+
+def test_each_tls_service_is_probed_by_host_name():
+    assert tls_probes(["redis1"], {"queue": "rediss://127.0.0.1:6380", "s3": 8333}) == {
+        "redis1 queue": {"target": "redis1:6380", "module": "tls_connect"},
+        "redis1 s3": {"target": "redis1:8333", "module": "tls_connect"}}
+    with pytest.raises(AnsibleFilterError, match="service 'x': 'rediss://host' ends in no port"):
+        tls_probes(["redis1"], {"x": "rediss://host"})
+
+
+def test_the_probe_module_of_a_site_uses_its_canonical_name():
+    sites = [{"name": "portfolio", "server_names": ["portfolio.example.com", "www.portfolio.example.com"],
+              "hsts": True}]
+    assert site_probe_modules(sites) == [{"name": "portfolio", "server_name": "portfolio.example.com"}]
+    with pytest.raises(AnsibleFilterError, match="needs a name and server_names"):
+        site_probe_modules([{"name": "x"}])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nginx import csp_problems, nginx_rate_problems, nginx_site_problems
+from nginx import csp_problems, nginx_certificate_sources, nginx_rate_problems, nginx_site_problems
 
 RAILS_CSP = ("default-src 'self'; script-src 'self'; img-src 'self' data:; object-src 'none'; "
              "frame-ancestors 'none'; upgrade-insecure-requests")
@@ -50,6 +50,22 @@ def test_bad_host_names_half_a_certificate_and_a_bad_site_csp_are_named():
         "nginx_sites[portfolio]: give tls_certificate and tls_certificate_key together",
         "nginx_sites[portfolio].csp: unknown CSP directive 'bogus'",
     ]
+
+
+def test_an_internal_ca_site_takes_no_certificate_paths():
+    assert nginx_site_problems([{**SITE, "internal_ca": True}]) == []
+    assert nginx_site_problems([{**SITE, "internal_ca": True, "tls_certificate": "/x.pem",
+                                 "tls_certificate_key": "/x.key"}]) == [
+        "nginx_sites[portfolio]: internal_ca issues the certificate at the site's own paths: "
+        "leave out tls_certificate and tls_certificate_key"]
+
+
+def test_each_site_s_certificate_source():
+    own = {**SITE, "name": "own", "tls_certificate": "/c.pem", "tls_certificate_key": "/k.pem"}
+    internal = {**SITE, "name": "internal", "internal_ca": True}
+    plain = {**SITE, "internal_ca": False}
+    assert nginx_certificate_sources([own, internal, plain, SITE]) == {
+        "own": [own], "internal_ca": [internal], "bootstrap": [plain, SITE]}
 
 
 def test_rates():

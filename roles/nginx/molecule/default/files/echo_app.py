@@ -2,12 +2,14 @@
 """Test fixture for the nginx scenario: a stand-in for the app behind the load balancer.
 
 GET /up -> 200 "ok"; GET /headers -> the request headers as JSON; GET /assets/... -> a
-JavaScript body; anything else -> an HTML page (no Cache-Control, like a page a
-proxy must not cache). Every response says which host served it (X-Served-By).
+JavaScript body; GET /slow -> 200 after 0.6 s; GET /fail -> 500 (the nginx_exporter
+scenario times and counts them); anything else -> an HTML page (no Cache-Control, like a
+page a proxy must not cache). Every response says which host served it (X-Served-By).
 """
 
 import json
 import socket
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HOST = socket.gethostname()
@@ -32,6 +34,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/up":
             self._send(200, b"ok\n", "text/plain")
+        elif self.path == "/slow":
+            time.sleep(0.6)
+            self._send(200, b"slow\n", "text/plain")
+        elif self.path == "/fail":
+            self._send(500, b"failed\n", "text/plain")
         elif self.path == "/headers":
             self._send(200, json.dumps(dict(self.headers.items())).encode(), "application/json")
         elif self.path.startswith("/assets/"):

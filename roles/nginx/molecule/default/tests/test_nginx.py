@@ -157,6 +157,18 @@ def test_the_app_gets_the_forwarded_headers_and_a_request_id(host):
     assert logged[0]["upstream_addr"].endswith(":80")
 
 
+def test_the_access_log_is_private_and_rotated_with_nginx_writing_the_new_file(host):
+    log = host.file("/var/log/nginx/access.json")
+    assert (log.user, log.group, log.mode) == ("www-data", "adm", 0o640)
+    assert host.run("logrotate -f /etc/logrotate.d/nginx-paas").rc == 0
+    assert host.file("/var/log/nginx/access.json.1").exists
+    # nginx reopened its log: the next request lands in the new, private file.
+    request_id = curl(host, "", f"https://{SITE}/up")["headers"]["x-request-id"]
+    assert wait_for(lambda: any(e["request_id"] == request_id for e in access_log(host)), timeout=10)
+    log = host.file("/var/log/nginx/access.json")
+    assert (log.user, log.group, log.mode) == ("www-data", "adm", 0o640)
+
+
 def test_a_given_request_id_is_passed_on(host):
     seen = json.loads(curl(host, "-H 'X-Request-Id: from-the-cdn-123'", f"https://{SITE}/headers")["body"])
     assert seen["X-Request-Id"] == "from-the-cdn-123"

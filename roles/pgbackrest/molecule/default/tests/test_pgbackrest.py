@@ -63,6 +63,14 @@ def test_wal_is_archived_end_to_end(host):
     assert result.rc == 0, result.stderr
 
 
+def test_backups_and_checks_wait_minutes_for_their_wal_not_pgbackrests_60_seconds(host, primary):
+    # After a bulk load an asynchronous push takes minutes; the role's archive-timeout is what
+    # pgBackRest reads on both sides (the option's help shows the value it resolved).
+    for node, user in ((host, "pgbackrest"), (primary, "postgres")):
+        shown = node.check_output(f"runuser -u {user} -- pgbackrest help backup archive-timeout")
+        assert "current: 600" in shown, shown
+
+
 def test_timers_schedule_the_full_and_differential_backups_and_the_check(host):
     for timer in ("pgbackrest-backup-full", "pgbackrest-backup-diff", "pgbackrest-check",
                   "pgbackrest-backup-offsite-full", "pgbackrest-backup-offsite-diff"):

@@ -382,13 +382,20 @@ def test_bad_input_to_pgbackrest_is_refused_naming_the_variable(variables, named
          "needs an address (host:port) and an instance"),
         ("alertmanager", {"alertmanager_webhook_urls": ["ftp://chat.example.com/x"]}, "not http(s) URLs"),
         ("alertmanager", {"alertmanager_group_wait": "soon"}, "not durations: soon"),
+        ("nginx_exporter", {"nginx_exporter_duration_buckets": [1, 0.5]},
+         "nginx_exporter_duration_buckets must be positive numbers in increasing order"),
+        ("nginx_exporter", {"nginx_exporter_log_port": 9113},
+         "nginx_exporter_port and nginx_exporter_log_port must differ"),
+        ("blackbox_exporter", {"blackbox_exporter_sites": [{"name": "Bad Name", "server_name": "x.test"}]},
+         "name Bad Name must be a-z"),
+        ("blackbox_exporter", {"blackbox_exporter_listen_address": "10.0.0.0/24"}, "must be one IP address"),
     ],
 )
 def test_bad_input_to_the_monitoring_roles_is_refused_naming_the_variable(role, variables, named):
     assert_refused(role, variables, named)
 
 
-@pytest.mark.parametrize("role", ["node_exporter", "prometheus", "alertmanager"])
+@pytest.mark.parametrize("role", ["node_exporter", "prometheus", "alertmanager", "nginx_exporter", "blackbox_exporter"])
 def test_the_monitoring_roles_defaults_pass_their_checks(role):
     result = probe(role)
     assert result.returncode == 0, result.stdout + result.stderr

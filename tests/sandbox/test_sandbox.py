@@ -208,6 +208,31 @@ def test_prometheus_sees_each_redis_instance_through_the_exporter():
                     timeout=90, interval=5), prometheus_values("redis_up", "instance", "redis_instance")
 
 
+def test_prometheus_reads_each_load_balancers_counters_and_access_log():
+    for _ in range(3):
+        assert lb_request(443, "/up")[0] == 200
+    expected = dict.fromkeys(group("lb"), "1")
+    assert wait_for(lambda: prometheus_values("nginx_up", "instance") == expected, timeout=90, interval=5), \
+        prometheus_values("nginx_up", "instance")
+    # The access log's requests, counted by mtail: the /up answers above among them.
+    assert wait_for(lambda: all(float(v) >= 3 for v in prometheus_values(
+        'sum by (instance) (nginx_http_requests_total{job="nginx_log", status="200"})', "instance").values())
+        and set(prometheus_values('up{job="nginx_log"}', "instance")) == set(group("lb")),
+        timeout=90, interval=5), prometheus_values('nginx_http_requests_total{job="nginx_log"}', "instance", "status")
+
+
+def test_every_probe_succeeds_with_certificates_far_from_their_end():
+    # The site's /up through lb1 (its internal-CA certificate verified for the site's name), and a
+    # TLS handshake with each Redis instance and the S3 endpoint, by host name.
+    expected = {f"{lb} portfolio" for lb in group("lb")} | {f"{host} {name}" for host in group("redis")
+                                                             for name in ("cache", "queue")}
+    expected |= {f"{host} s3" for host in group("object_storage")}
+    assert wait_for(lambda: prometheus_values("probe_success", "probe") == dict.fromkeys(expected, "1"),
+                    timeout=90, interval=5), prometheus_values("probe_success", "probe")
+    days_left = prometheus_values("(probe_ssl_earliest_cert_expiry - time()) / 86400", "probe")
+    assert set(days_left) == expected and all(float(days) > 14 for days in days_left.values()), days_left
+
+
 @pytest.mark.parametrize("host", HOSTS[:2])
 def test_root_and_passwords_are_refused_over_ssh(host):
     root = run_as(host, "root", "ansible_ed25519", "true")
@@ -280,14 +305,12 @@ def test_redis_answers_the_app_user_and_refuses_anonymous_clients(port):
 
 
 def lb_request(port: int, path: str = "/") -> tuple[int, dict]:
-    """One request from the controller to lb1 for the sandbox site (TLS on 443, its SNI, no certificate check:
-    the sandbox serves its self-signed bootstrap certificate)."""
+    """One request from the controller to lb1 for the sandbox site (TLS on 443 with its SNI, the
+    certificate verified for the site's name against the sandbox's internal CA, which issues it)."""
     name = HOSTVARS["lb1"]["nginx_sites"][0]["server_names"][0]
     address = HOSTVARS["lb1"]["ansible_host"]
     if port == 443:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
+        context = ssl.create_default_context(cafile=str(KEYS / "pki" / "ca.crt"))
         conn = http.client.HTTPSConnection(address, 443, timeout=10, context=context)
         conn.sock = context.wrap_socket(socket.create_connection((address, 443), timeout=10), server_hostname=name)
     else:

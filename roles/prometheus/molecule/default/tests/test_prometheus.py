@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -66,3 +68,22 @@ def test_the_alert_rules_pass_their_promtool_tests(host, rule_test):
     assert result.rc == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout + result.stderr
 
+
+
+DASHBOARDS = sorted((Path(__file__).parents[3] / "files" / "dashboards").glob("*.json"))
+
+
+@pytest.mark.parametrize("dashboard", DASHBOARDS, ids=lambda p: p.name)
+def test_every_dashboard_query_is_accepted_by_prometheus(host, dashboard):
+    # Prometheus parses each panel's expression (a typo, an unknown function: HTTP 400), and the
+    # recorded series the panels read are rules this server loaded.
+    recorded = {rule["name"] for group in api(host, "rules")["groups"] for rule in group["rules"]
+                if rule["type"] == "recording"}
+    panels = json.loads(dashboard.read_text())["panels"]
+    exprs = [target["expr"] for panel in panels for target in panel.get("targets", [])]
+    assert exprs
+    for expr in exprs:
+        quoted = urllib.parse.quote(expr, safe="")
+        api(host, f"query?query={quoted}")
+        for name in re.findall(r"\b[a-z]+:[a-z0-9_]+:[a-z0-9_]+\b", expr):
+            assert name in recorded, f"{dashboard.name}: {name} is not a recording rule"

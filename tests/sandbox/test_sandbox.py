@@ -246,6 +246,16 @@ def test_root_and_passwords_are_refused_over_ssh(host):
     assert "Permission denied (publickey)" in password.stderr
 
 
+def test_refused_ssh_logins_are_counted_per_host_from_the_central_log():
+    # The refused root logins just above, as the monitoring host's auth exporter counted them
+    # from each host's forwarded sshd log.
+    def counted() -> dict:
+        return prometheus_values('sum by (host) (ssh_failed_logins_total{job="auth"})', "host")
+
+    assert wait_for(lambda: all(float(counted().get(host, 0)) >= 1 for host in HOSTS[:2]), timeout=90,
+                    interval=5), counted()
+
+
 def test_app_query_is_answered_through_pgbouncer_on_the_primary():
     password = inventory_vault("inventories/sandbox")["vault_postgresql_app_password"]
     address = HOSTVARS["db1"]["private_ip"]

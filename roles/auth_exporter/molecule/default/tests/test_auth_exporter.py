@@ -1,0 +1,63 @@
+"""Failed SSH logins counted per host from the central log (the receiver's per-host files) and the
+log host's own auth.log; accepted logins not counted; new senders picked up; private address only."""
+
+from __future__ import annotations
+
+import urllib.request
+
+import pytest
+from paas_testlib import assert_listens_only_on, prometheus_samples, wait_for
+
+testinfra_hosts = ["ansible://auth-exporter-host"]
+PORT = 3904
+FAILED = "sshd[{pid}]: Connection closed by authenticating user root 10.0.0.9 port {pid} [preauth]"
+INVALID = "sshd[{pid}]: Connection closed by invalid user admin 10.0.0.9 port {pid} [preauth]"
+ACCEPTED = "sshd[{pid}]: Accepted publickey for debian from 10.0.0.9 port {pid} ssh2: ED25519 SHA256:x"
+
+
+@pytest.fixture(scope="module")
+def address(host) -> str:
+    return host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]["ansible_default_ipv4"]["address"]
+
+
+def failed(address: str) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://{address}:{PORT}/metrics", timeout=10) as response:
+        samples = prometheus_samples(response.read().decode())
+    return {key.split('host="')[1].split('"')[0]: value for key, value in samples.items()
+            if key.startswith("ssh_failed_logins_total{")}
+
+
+def received(host, sender: str, *lines: str) -> None:
+    """Append lines to a sender's sshd log as the central receiver writes it (0640 root:adm)."""
+    directory = f"/var/log/remote/{sender}"
+    host.run(f"install -d -m 0750 -g adm {directory} && touch {directory}/sshd.log && "
+             f"chgrp adm {directory}/sshd.log && chmod 0640 {directory}/sshd.log")
+    for number, line in enumerate(lines):
+        text = f"Dec  2 06:40:0{number} {sender.split('.')[0]} " + line.format(pid=4000 + number)
+        assert host.run(f"echo '{text}' >> {directory}/sshd.log").rc == 0
+
+
+def test_failed_logins_are_counted_under_their_host(host, address):
+    before = failed(address)
+    received(host, "db9.example.internal", FAILED, INVALID, ACCEPTED, "sshd[7]: Server listening on 0.0.0.0 port 22.")
+    received(host, "web9", FAILED)
+
+    def grown() -> dict:
+        now = failed(address)
+        return {h: now.get(h, 0) - before.get(h, 0) for h in ("db9", "web9")}
+
+    assert wait_for(lambda: grown() == {"db9": 2, "web9": 1}, timeout=20), grown()
+
+
+def test_the_log_hosts_own_failures_are_counted_from_syslog(host, address):
+    name = host.check_output("hostname")
+    before = failed(address).get("auth-exporter-host", 0)
+    line = "Connection closed by authenticating user root 10.0.0.9 port 5 [preauth]"
+    assert host.run(f"logger -p auth.info -t sshd --id=4242 '{line}'").rc == 0
+    assert wait_for(lambda: failed(address).get("auth-exporter-host", 0) == before + 1, timeout=20), \
+        (name, failed(address))
+
+
+def test_it_listens_on_the_private_address_only_and_runs_as_mtail(host, address):
+    assert_listens_only_on(host, address, PORT)
+    assert host.check_output("ps -o user= -C mtail").split() == ["mtail"]

@@ -63,6 +63,19 @@ def test_wal_is_archived_end_to_end(host):
     assert result.rc == 0, result.stderr
 
 
+def test_a_quiet_primarys_last_commit_reaches_the_repository_without_a_wal_switch(primary):
+    # archive_timeout (10 s here, 60 s by default) closes the segment holding the commit, so a
+    # restore from the repository alone loses at most about that much (the recovery point).
+    sql(primary, "CREATE TABLE IF NOT EXISTS rpo_probe (at timestamptz)")
+    sql(primary, "INSERT INTO rpo_probe VALUES (now())")
+    segment = sql(primary, "SELECT pg_walfile_name(pg_current_wal_lsn())")
+
+    def archived() -> str:
+        return sql(primary, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")
+
+    assert wait_for(lambda: archived()[:24] >= segment, timeout=90, interval=2), (archived(), segment)
+
+
 def test_backups_and_checks_wait_minutes_for_their_wal_not_pgbackrests_60_seconds(host, primary):
     # After a bulk load an asynchronous push takes minutes; the role's archive-timeout is what
     # pgBackRest reads on both sides (the option's help shows the value it resolved).

@@ -63,6 +63,14 @@ unit: venv ## Filter plugin and playbook unit tests, argument_specs check
 molecule: prerequisites ## Every Molecule scenario (SCENARIO=role/name for one)
 	@$(BIN)/python scripts/test-all.py molecule $(if $(SCENARIO),--scenario $(SCENARIO))
 
-drift: venv ## Drift report: site.yml in check+diff mode; exit 2 on drift (INVENTORY=... VAULT_ID=...)
-	@$(BIN)/python scripts/drift-report.py $(or $(INVENTORY),inventories/sandbox) \
-	  --vault-id $(or $(VAULT_ID),$(if $(INVENTORY),@prompt,$(SANDBOX_VAULT)))
+DRIFT_INVENTORY = $(or $(INVENTORY),inventories/sandbox)
+DRIFT_VAULT_ID = $(or $(VAULT_ID),$(if $(INVENTORY),@prompt,$(SANDBOX_VAULT)))
+DRIFT_METRICS = reports/drift-$(notdir $(DRIFT_INVENTORY)).prom
+
+drift: venv ## Drift report: site.yml in check+diff mode; exit 2 on drift (INVENTORY=... VAULT_ID=... PUBLISH=1)
+	@rc=0; $(BIN)/python scripts/drift-report.py $(DRIFT_INVENTORY) --vault-id $(DRIFT_VAULT_ID) \
+	  --metrics-file $(DRIFT_METRICS) || rc=$$?; \
+	if [ -n "$(PUBLISH)" ]; then \
+	  $(BIN)/ansible-playbook -i $(DRIFT_INVENTORY) --vault-id $(DRIFT_VAULT_ID) playbooks/drift-metrics.yml \
+	    -e drift_metrics_file=$(DRIFT_METRICS) || rc=1; \
+	fi; exit $$rc

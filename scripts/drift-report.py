@@ -2,12 +2,15 @@
 """Drift check: run site.yml in check+diff mode and print what differs from the code.
 
     scripts/drift-report.py inventories/production --vault-id production@~/.paas-vault-pass \
-        [--limit HOSTS] [--tags TAGS] [--playbook playbooks/site.yml]
+        [--limit HOSTS] [--tags TAGS] [--playbook playbooks/site.yml] [--metrics-file FILE]
 
 Exit status: 0 no drift, 2 drift found, 1 the run itself failed (unreachable
 host, task error). The full JSON result goes to reports/drift-<inventory>.json;
 the console gets a readable report: per host, each task that would change and
-its diff. Used by the nightly CI drift job (docs/runbooks/drift.md).
+its diff. Used by the nightly CI drift job (docs/runbooks/drift.md). With
+--metrics-file, the result is also written as Prometheus metrics (textfile
+format) for playbooks/drift-metrics.yml to put on the monitoring hosts, where
+the drift alerts read them.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +61,26 @@ def changes(result: dict) -> list[tuple[str, str, list[str]]]:
     return found
 
 
+def metrics_text(stats: dict, found: list, succeeded: bool, now: float) -> str:
+    """The run as Prometheus textfile metrics: when it ran, whether it completed, and per host
+    checked the number of changes a converge would make."""
+    per_host = dict.fromkeys(stats, 0)
+    for host, _, _ in found:
+        per_host[host] = per_host.get(host, 0) + 1
+    lines = [
+        "# HELP paas_drift_check_timestamp_seconds When the last drift check ran.",
+        "# TYPE paas_drift_check_timestamp_seconds gauge",
+        f"paas_drift_check_timestamp_seconds {now:.0f}",
+        "# HELP paas_drift_check_success 1 if the last drift check completed on every host, else 0.",
+        "# TYPE paas_drift_check_success gauge",
+        f"paas_drift_check_success {1 if succeeded else 0}",
+        "# HELP paas_drift_changes Changes a converge would make on the host (0: as the code says).",
+        "# TYPE paas_drift_changes gauge",
+    ]
+    lines += [f'paas_drift_changes{{host="{host}"}} {count}' for host, count in sorted(per_host.items())]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inventory")
@@ -65,6 +89,8 @@ def main() -> int:
     parser.add_argument("--tags", help="only these tags (a quicker partial check)")
     parser.add_argument("--vault-id", action="append", default=[],
                         help="the inventory's vault identity, as ansible-playbook takes it (repeatable)")
+    parser.add_argument("--metrics-file", type=Path,
+                        help="also write the result as Prometheus metrics here (playbooks/drift-metrics.yml)")
     args = parser.parse_args()
 
     reports = ROOT / "reports"
@@ -89,6 +115,8 @@ def main() -> int:
     except json.JSONDecodeError:
         print(f"drift: {' '.join(cmd)} did not produce a result (rc {proc.returncode}):")
         print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n")
+        if args.metrics_file:
+            args.metrics_file.write_text(metrics_text({}, [], False, time.time()))
         return 1
 
     stats = result.get("stats", {})
@@ -109,7 +137,12 @@ def main() -> int:
             print(f"      ... {len(diff) - 60} more diff lines in {out_file.relative_to(ROOT)}")
     for host, s in sorted(failed.items()):
         print(f"\n{host}: FAILED (failures={s.get('failures', 0)}, unreachable={s.get('unreachable', 0)})")
-    if failed or proc.returncode not in (0, 2):
+    succeeded = not failed and proc.returncode in (0, 2)
+    if args.metrics_file:
+        # A host whose check failed gets no count: it was not seen to be clean.
+        checked = {host: s for host, s in stats.items() if host not in failed}
+        args.metrics_file.write_text(metrics_text(checked, found, succeeded, time.time()))
+    if not succeeded:
         print(f"\ndrift: the check run failed (rc {proc.returncode}); stderr tail:\n{proc.stderr[-2000:]}")
         return 1
     print("\nNo drift." if not found else f"\nDrift: {len(found)} change(s) would be made. Full result: "

@@ -13,19 +13,22 @@ HOST, ADDRESS = "redis1", "10.80.0.15"
 JOURNALD_DROPIN = "/etc/systemd/journald.conf.d/50-common.conf"
 
 
-def drift(limit: str = HOST, tags: str = "common_configure") -> subprocess.CompletedProcess:
+def drift(limit: str = HOST, tags: str = "common_configure", *extra: str) -> subprocess.CompletedProcess:
     # One host and a few concerns keep the test quick; the mechanism is the nightly one.
     return subprocess.run([sys.executable, "scripts/drift-report.py", "inventories/sandbox", "--limit", limit,
                            *vault_args("inventories/sandbox"),
-                           "--tags", tags],
+                           "--tags", tags, *extra],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+
+
+def playbook(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "inventories/sandbox",
+                           *vault_args("inventories/sandbox"), *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
 
 
 def converge(limit: str, tags: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "inventories/sandbox",
-                           *vault_args("inventories/sandbox"),
-                           "playbooks/site.yml", "--limit", limit, "--tags", tags],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    return playbook("playbooks/site.yml", "--limit", limit, "--tags", tags)
 
 
 def as_root(command: str, address: str = ADDRESS) -> subprocess.CompletedProcess:
@@ -55,6 +58,7 @@ def test_drift_is_reported_with_its_diff_then_repaired():
 # What the hardening role owns besides its files (issue 15): planted on the load
 # balancer, each is reported by `make drift` with its task, and a converge undoes it.
 LB, LB_ADDRESS = "lb1", "10.80.0.10"
+MON_ADDRESS = "10.80.0.16"
 OWNED = "hardening_ssh,hardening_sudo,hardening_firewall"
 PLANTED = [
     # (shell command run as root, task that reports it)
@@ -73,12 +77,21 @@ def test_drift_reports_what_the_hardening_role_owns_and_a_converge_undoes_it():
     for command, _ in PLANTED:
         planted = as_root(command.replace("'", "'\\''"), LB_ADDRESS)
         assert planted.returncode == 0, planted.stderr
+    metrics = ROOT / "reports" / "drift-sandbox-test.prom"
     try:
-        found = drift(LB, OWNED)
+        found = drift(LB, OWNED, "--metrics-file", str(metrics))
         assert found.returncode == 2, found.stdout + found.stderr
         for _, task in PLANTED:
             assert task in found.stdout, found.stdout
         assert "tcp dport 5432 accept" in found.stdout
+        # Published as `make drift PUBLISH=1` does: the monitoring host's node exporter serves it.
+        published = playbook("playbooks/drift-metrics.yml", "-e", f"drift_metrics_file={metrics}")
+        assert published.returncode == 0, published.stdout[-3000:]
+        served = as_root('python3 -c "import sys, urllib.request as u; print(u.urlopen(sys.argv[1], timeout=10)'
+                         f'.read().decode())" http://{MON_ADDRESS}:9100/metrics', MON_ADDRESS).stdout
+        changes = [line for line in served.splitlines() if line.startswith(f'paas_drift_changes{{host="{LB}"}}')]
+        assert changes and float(changes[0].split()[-1]) >= len(PLANTED), changes
+        assert "paas_drift_check_success 1" in served
     finally:
         repair = converge(LB, OWNED)
     assert repair.returncode == 0, repair.stdout[-3000:]

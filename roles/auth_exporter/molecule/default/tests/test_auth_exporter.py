@@ -21,26 +21,39 @@ def address(host) -> str:
 
 
 def failed(address: str) -> dict[str, float]:
-    with urllib.request.urlopen(f"http://{address}:{PORT}/metrics", timeout=10) as response:
-        samples = prometheus_samples(response.read().decode())
-    return {key.split('host="')[1].split('"')[0]: value for key, value in samples.items()
+    return {key.split('host="')[1].split('"')[0]: value for key, value in scrape(address).items()
             if key.startswith("ssh_failed_logins_total{")}
 
 
-def received(host, sender: str, *lines: str) -> None:
-    """Append lines to a sender's sshd log as the central receiver writes it (0640 root:adm)."""
-    directory = f"/var/log/remote/{sender}"
-    host.run(f"install -d -m 0750 -g adm {directory} && touch {directory}/sshd.log && "
-             f"chgrp adm {directory}/sshd.log && chmod 0640 {directory}/sshd.log")
+def scrape(address: str) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://{address}:{PORT}/metrics", timeout=10) as response:
+        return prometheus_samples(response.read().decode())
+
+
+def received(host, address: str, sender: str, *lines: str) -> None:
+    """Append lines to a sender's sshd log as the central receiver writes it (0640 root:adm). A new
+    sender's file is read from where it stands when mtail finds it (within seconds of its creation):
+    the first line is one sshd logs anyway, repeated until mtail has read a line of the file."""
+    path = f"/var/log/remote/{sender}/sshd.log"
+    host.run(f"install -d -m 0750 -g adm /var/log/remote/{sender} && touch {path} && "
+             f"chgrp adm {path} && chmod 0640 {path}")
+
+    listening = f"Dec  2 06:39:59 {sender.split('.')[0]} sshd[7]: Server listening on 0.0.0.0 port 22."
+
+    def watched() -> bool:
+        host.run(f"echo '{listening}' >> {path}")
+        return scrape(address).get(f'mtail_log_lines_total{{logfile="{path}"}}', 0) > 0
+
+    assert wait_for(watched, timeout=30, interval=1), f"mtail never read {path}"
     for number, line in enumerate(lines):
         text = f"Dec  2 06:40:0{number} {sender.split('.')[0]} " + line.format(pid=4000 + number)
-        assert host.run(f"echo '{text}' >> {directory}/sshd.log").rc == 0
+        assert host.run(f"echo '{text}' >> {path}").rc == 0
 
 
 def test_failed_logins_are_counted_under_their_host(host, address):
     before = failed(address)
-    received(host, "db9.example.internal", FAILED, INVALID, ACCEPTED, "sshd[7]: Server listening on 0.0.0.0 port 22.")
-    received(host, "web9", FAILED)
+    received(host, address, "db9.example.internal", FAILED, INVALID, ACCEPTED)
+    received(host, address, "web9", FAILED)
 
     def grown() -> dict:
         now = failed(address)

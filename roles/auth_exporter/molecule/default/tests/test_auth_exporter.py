@@ -10,9 +10,11 @@ from paas_testlib import assert_listens_only_on, prometheus_samples, wait_for
 
 testinfra_hosts = ["ansible://auth-exporter-host"]
 PORT = 3904
-FAILED = "sshd[{pid}]: Connection closed by authenticating user root 10.0.0.9 port {pid} [preauth]"
-INVALID = "sshd[{pid}]: Connection closed by invalid user admin 10.0.0.9 port {pid} [preauth]"
-ACCEPTED = "sshd[{pid}]: Accepted publickey for debian from 10.0.0.9 port {pid} ssh2: ED25519 SHA256:x"
+# As the central receiver writes them (roles/hardening): RFC 3339 time, host, "sshd[PID]" without
+# syslog's colon, the message.
+FAILED = "sshd[{pid}] Connection closed by authenticating user root 10.0.0.9 port {pid} [preauth]"
+INVALID = "sshd[{pid}] Connection closed by invalid user admin 10.0.0.9 port {pid} [preauth]"
+ACCEPTED = "sshd[{pid}] Accepted publickey for debian from 10.0.0.9 port {pid} ssh2: ED25519 SHA256:x"
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def received(host, address: str, sender: str, *lines: str) -> None:
     host.run(f"install -d -m 0750 -g adm /var/log/remote/{sender} && touch {path} && "
              f"chgrp adm {path} && chmod 0640 {path}")
 
-    listening = f"Dec  2 06:39:59 {sender.split('.')[0]} sshd[7]: Server listening on 0.0.0.0 port 22."
+    listening = f"2026-12-02T06:39:59.000000+00:00 {sender.split('.')[0]} sshd[7] Server listening on 0.0.0.0 port 22."
 
     def watched() -> bool:
         host.run(f"echo '{listening}' >> {path}")
@@ -46,7 +48,7 @@ def received(host, address: str, sender: str, *lines: str) -> None:
 
     assert wait_for(watched, timeout=30, interval=1), f"mtail never read {path}"
     for number, line in enumerate(lines):
-        text = f"Dec  2 06:40:0{number} {sender.split('.')[0]} " + line.format(pid=4000 + number)
+        text = f"2026-12-02T06:40:0{number}.000000+00:00 {sender.split('.')[0]} " + line.format(pid=4000 + number)
         assert host.run(f"echo '{text}' >> {path}").rc == 0
 
 

@@ -23,6 +23,7 @@ ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "tasks" / "mai
 IMPORT = "ansible.builtin.import_tasks"
 INCLUDE = "ansible.builtin.include_tasks"
 IMPORT_ROLE = "ansible.builtin.import_role"
+INCLUDE_ROLE = "ansible.builtin.include_role"
 
 
 def tasks_in(path: Path, role: str) -> list[tuple[str, str]]:
@@ -53,9 +54,11 @@ def listed_tags(roles: Path, role: str, tmp_path: Path) -> dict[tuple[str, str],
                          capture_output=True, text=True, timeout=120, check=True).stdout
     listed: dict[tuple[str, str], set[str]] = {}
     for line in out.splitlines():
-        match = re.match(r"\s+(\S+) : (.*)\tTAGS: \[(.*)\]$", line)
+        # An include_role task is listed without its role's prefix.
+        match = re.match(r"\s+(?:(\S+) : )?(.*)\tTAGS: \[(.*)\]$", line)
         if match:
-            listed.setdefault((match[1], match[2]), set()).update(t.strip() for t in match[3].split(",") if t.strip())
+            listed.setdefault((match[1] or role, match[2]), set()).update(
+                t.strip() for t in match[3].split(",") if t.strip())
     return listed
 
 
@@ -71,6 +74,13 @@ def tasks_missing_tags(roles: Path, role: str, tmp_path: Path) -> list[str]:
         for name in tasks_in(main.parent / concern[IMPORT], role):
             if not tags <= listed.get(name, set()):
                 missing.append(f"{concern[IMPORT]}: '{name[1]}' lacks {sorted(tags - listed.get(name, set()))}")
+        # The tasks an include_role runs are not listed (it is dynamic), and get the concern's
+        # tags only through its `apply`.
+        for task in yaml.safe_load((main.parent / concern[IMPORT]).read_text()) or []:
+            applied = set(((task.get(INCLUDE_ROLE) or {}).get("apply") or {}).get("tags", []))
+            if INCLUDE_ROLE in task and not tags <= applied:
+                missing.append(f"{concern[IMPORT]}: '{task['name']}' (include_role) applies {sorted(applied)}, "
+                               f"not {sorted(tags)}")
     return missing
 
 

@@ -2,8 +2,8 @@
 """Test fixture for the nginx scenario: a stand-in for the app behind the load balancer.
 
 GET /up -> 200 "ok"; GET /headers -> the request headers as JSON; GET /assets/... -> a
-JavaScript body; GET /slow -> 200 after 0.6 s; GET /fail -> 500 (the nginx_exporter
-scenario times and counts them); anything else -> an HTML page (no Cache-Control, like a
+JavaScript body; GET /slow -> 200 after 0.6 s; GET /fail -> 500; GET /teapot -> 418 (the
+nginx_exporter scenario times and counts them, 418 as a marker); anything else -> an HTML page (no Cache-Control, like a
 page a proxy must not cache). Every response says which host served it (X-Served-By).
 """
 
@@ -39,6 +39,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, b"slow\n", "text/plain")
         elif self.path == "/fail":
             self._send(500, b"failed\n", "text/plain")
+        elif self.path == "/teapot":
+            self._send(418, b"teapot\n", "text/plain")
         elif self.path == "/headers":
             self._send(200, json.dumps(dict(self.headers.items())).encode(), "application/json")
         elif self.path.startswith("/assets/"):

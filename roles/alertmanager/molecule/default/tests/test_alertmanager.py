@@ -1,5 +1,5 @@
 """Behaviour of the alertmanager role: critical alerts page, every alert reaches the webhook, inhibition, no key
-in the configuration. PagerDuty, Opsgenie and the webhook are one recording stub on the host (hook_stub.py)."""
+in the configuration. PagerDuty, Opsgenie and the webhook are one recording stand-in on the host (tests/fixtures/alert_receiver.py)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ import pytest
 from paas_testlib import wait_for
 
 testinfra_hosts = ["ansible://alertmanager-host"]
-STUB = Path(__file__).with_name("hook_stub.py")
+STUB = Path(__file__).parents[5] / "tests" / "fixtures" / "alert_receiver.py"
 AMTOOL = "amtool --alertmanager.url=http://127.0.0.1:9093"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def stub(host):
     host.run("rm -f /root/hooks.jsonl")
-    copied = host.ansible("copy", f"src={STUB} dest=/root/hook_stub.py mode=0644", become=True, check=False)
+    copied = host.ansible("copy", f"src={STUB} dest=/root/alert_receiver.py mode=0644", become=True, check=False)
     assert not copied.get("failed"), copied
-    assert host.run("systemd-run --unit=paas-hook-stub python3 /root/hook_stub.py").rc == 0
+    assert host.run("systemd-run --unit=paas-hook-stub python3 /root/alert_receiver.py").rc == 0
     assert wait_for(lambda: host.socket("tcp://127.0.0.1:9999").is_listening, timeout=15)
     yield
     host.run("systemctl stop paas-hook-stub")

@@ -35,6 +35,13 @@ short_description: Whether an IP address lies in any of a list of networks
 ---
 name: addresses_in_cidrs
 short_description: The addresses of a list that lie in any of a list of networks
+---
+name: listen_address_problems
+short_description: A preflight rule - a service's listen address must be one IP address
+description:
+  - An empty list when the value is one IPv4 or IPv6 address (no prefix length, no name), else one
+    message naming the variable (the second argument). The exporter roles' preflights use it.
+positional: variable
 """
 
 EXAMPLES = r"""
@@ -63,6 +70,15 @@ def invalid_cidrs(values: Iterable) -> list:
         except ValueError:
             bad.append(value)
     return bad
+
+
+def listen_address_problems(address, variable: str) -> list[str]:
+    """[] when address is one IP address; else a message naming the variable."""
+    try:
+        ipaddress.ip_address(str(address))
+    except ValueError:
+        return [f"{variable} must be one IP address, not {address}"]
+    return []
 
 
 def invalid_ports(values: Iterable) -> list:
@@ -183,6 +199,7 @@ class FilterModule:
         return {
             "invalid_cidrs": invalid_cidrs,
             "invalid_ports": invalid_ports,
+            "listen_address_problems": listen_address_problems,
             "address_in_cidrs": address_in_cidrs,
             "addresses_in_cidrs": addresses_in_cidrs,
             "tier_firewall_rules": tier_firewall_rules,

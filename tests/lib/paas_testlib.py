@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from contextlib import contextmanager
 
@@ -114,6 +115,20 @@ def prometheus_samples(text: str) -> dict[str, float]:
     """Samples of a Prometheus text exposition (a textfile or a /metrics page): 'name{labels}' -> value."""
     return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
             for line in text.splitlines() if line.strip() and not line.startswith("#")}
+
+
+def default_address(host) -> str:
+    """A test host's address on its network (Ansible's default IPv4 fact): where the controller and the
+    scenario's other hosts reach its services."""
+    return host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]["ansible_default_ipv4"]["address"]
+
+
+def fetch_metrics(url: str, timeout: float = 10) -> dict[str, float]:
+    """Samples of an exporter's page (Prometheus text format), fetched from the controller."""
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"fetch_metrics: not an http(s) URL: {url}")
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http(s) only, checked above
+        return prometheus_samples(response.read().decode())
 
 
 def python_command(script: str) -> str:

@@ -373,7 +373,11 @@ def test_bad_input_to_pgbackrest_is_refused_naming_the_variable(variables, named
 @pytest.mark.parametrize(
     ("role", "variables", "named"),
     [
-        ("node_exporter", {"node_exporter_listen_address": "localhost"}, "is not an IP address"),
+        ("node_exporter", {"node_exporter_listen_address": "localhost"},
+         "node_exporter_listen_address must be one IP address, not localhost"),
+        ("postgres_exporter", {"postgres_exporter_listen_address": "10.0.0.1/32"},
+         "postgres_exporter_listen_address must be one IP address, not 10.0.0.1/32"),
+        ("postgres_exporter", {"postgres_exporter_socket_dir": "run/postgresql"}, "must be an absolute path"),
         ("node_exporter", {"node_exporter_collectors_disabled": ["systemd"]}, "both name: systemd"),
         ("prometheus", {"prometheus_retention_time": "30 days"}, "prometheus_retention_time is not a duration"),
         ("prometheus", {"prometheus_retention_size": "8 gigs"}, "prometheus_retention_size is not a size"),

@@ -7,6 +7,7 @@ from network import (
     addresses_in_cidrs,
     invalid_cidrs,
     invalid_ports,
+    listen_address_problems,
     nft_comparable,
     tier_firewall_rules,
 )
@@ -32,6 +33,17 @@ def test_invalid_cidrs(values, expected):
 )
 def test_invalid_ports(values, expected):
     assert invalid_ports(values) == expected
+
+
+@pytest.mark.parametrize("address", ["10.80.0.16", "127.0.0.1", "::1", "fd00::5", "0.0.0.0"])
+def test_one_ip_address_is_a_valid_listen_address(address):
+    assert listen_address_problems(address, "x_listen_address") == []
+
+
+@pytest.mark.parametrize("address", ["localhost", "10.0.0.0/24", "10.0.0.1/32", "", "10.0.0.256", None, "10.0.0.1 "])
+def test_anything_else_is_refused_naming_the_variable(address):
+    assert listen_address_problems(address, "node_exporter_listen_address") == [
+        f"node_exporter_listen_address must be one IP address, not {address}"]
 
 
 @pytest.mark.parametrize(

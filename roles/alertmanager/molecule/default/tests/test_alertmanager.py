@@ -1,5 +1,6 @@
 """Behaviour of the alertmanager role: critical alerts page, every alert reaches the webhook, inhibition, no key
-in the configuration. PagerDuty, Opsgenie and the webhook are one recording stand-in on the host (tests/fixtures/alert_receiver.py)."""
+in the configuration. PagerDuty, Opsgenie and the webhook are one recording stand-in on the host
+(tests/fixtures/alert_receiver.py)."""
 
 from __future__ import annotations
 

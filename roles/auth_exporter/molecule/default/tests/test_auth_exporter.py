@@ -3,10 +3,8 @@ log host's own auth.log; accepted logins not counted; new senders picked up; pri
 
 from __future__ import annotations
 
-import urllib.request
-
 import pytest
-from paas_testlib import assert_listens_only_on, prometheus_samples, wait_for
+from paas_testlib import assert_listens_only_on, default_address, fetch_metrics, wait_for
 
 testinfra_hosts = ["ansible://auth-exporter-host"]
 PORT = 3904
@@ -19,7 +17,7 @@ ACCEPTED = "sshd[{pid}] Accepted publickey for debian from 10.0.0.9 port {pid} s
 
 @pytest.fixture(scope="module")
 def address(host) -> str:
-    return host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]["ansible_default_ipv4"]["address"]
+    return default_address(host)
 
 
 def failed(address: str) -> dict[str, float]:
@@ -28,8 +26,7 @@ def failed(address: str) -> dict[str, float]:
 
 
 def scrape(address: str) -> dict[str, float]:
-    with urllib.request.urlopen(f"http://{address}:{PORT}/metrics", timeout=10) as response:
-        return prometheus_samples(response.read().decode())
+    return fetch_metrics(f"http://{address}:{PORT}/metrics")
 
 
 def received(host, address: str, sender: str, *lines: str) -> None:

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import time
 import urllib.parse
-import urllib.request
 
-from paas_testlib import assert_listens_only_on, prometheus_samples
+from paas_testlib import assert_listens_only_on, fetch_metrics
 
 testinfra_hosts = ["ansible://blackbox-mon"]
 EXPORTER, LB = "10.89.0.10:9115", "10.89.0.11"
@@ -17,8 +16,7 @@ EXPORTER, LB = "10.89.0.10:9115", "10.89.0.11"
 
 def probe(module: str, target: str) -> dict[str, float]:
     query = urllib.parse.urlencode({"module": module, "target": target})
-    with urllib.request.urlopen(f"http://{EXPORTER}/probe?{query}", timeout=15) as response:
-        return prometheus_samples(response.read().decode())
+    return fetch_metrics(f"http://{EXPORTER}/probe?{query}", timeout=15)
 
 
 def test_a_site_with_a_trusted_certificate_for_its_name_answers():

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import re
 import subprocess
-import urllib.request
 
 import pytest
-from paas_testlib import assert_listens_only_on, prometheus_samples, wait_for
+from paas_testlib import assert_listens_only_on, fetch_metrics, wait_for
 
 testinfra_hosts = ["ansible://nginx-exporter-lb"]
 ADDRESS, SITE = "10.88.0.10", "paas.test"
@@ -17,8 +16,7 @@ EXPORTER, LOG_READER = 9113, 3903
 
 
 def scrape(port: int) -> dict[str, float]:
-    with urllib.request.urlopen(f"http://{ADDRESS}:{port}/metrics", timeout=10) as response:
-        return prometheus_samples(response.read().decode())
+    return fetch_metrics(f"http://{ADDRESS}:{port}/metrics")
 
 
 def settled() -> dict[str, float]:

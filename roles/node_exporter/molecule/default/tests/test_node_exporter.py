@@ -5,14 +5,14 @@ from __future__ import annotations
 import urllib.request
 
 import pytest
-from paas_testlib import wait_for
+from paas_testlib import default_address, wait_for
 
 testinfra_hosts = ["ansible://node-exporter-host"]
 
 
 @pytest.fixture(scope="module")
 def address(host):
-    return host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]["ansible_default_ipv4"]["address"]
+    return default_address(host)
 
 
 def metrics(host, address: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from paas_testlib import default_address
 
 testinfra_hosts = ["ansible://pgbouncer-host"]
 PASSWORDS = {"app": "app-test-password", "pgbouncer_admin": "admin-test-password",
@@ -11,7 +12,7 @@ PASSWORDS = {"app": "app-test-password", "pgbouncer_admin": "admin-test-password
 
 @pytest.fixture(scope="module")
 def address(host):
-    return host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]["ansible_default_ipv4"]["address"]
+    return default_address(host)
 
 
 def psql(host, address, sql, user="app", db="app_production", secret=None, options=""):

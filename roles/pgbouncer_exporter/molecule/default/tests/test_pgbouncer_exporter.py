@@ -4,10 +4,8 @@ pgbouncer stopped shows as pgbouncer_up 0."""
 
 from __future__ import annotations
 
-import urllib.request
-
 import pytest
-from paas_testlib import assert_listens_only_on, prometheus_samples, wait_for
+from paas_testlib import assert_listens_only_on, default_address, fetch_metrics, wait_for
 
 testinfra_hosts = ["ansible://pgbouncer-exporter-host"]
 PORT = 9127
@@ -17,12 +15,11 @@ POOL = 'database="app_production",user="app"'
 
 @pytest.fixture(scope="module")
 def address(host) -> str:
-    return host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]["ansible_default_ipv4"]["address"]
+    return default_address(host)
 
 
 def scrape(address: str) -> dict[str, float]:
-    with urllib.request.urlopen(f"http://{address}:{PORT}/metrics", timeout=10) as response:
-        return prometheus_samples(response.read().decode())
+    return fetch_metrics(f"http://{address}:{PORT}/metrics")
 
 
 def test_a_client_holding_a_connection_shows_in_its_pool(host, address):

@@ -3,20 +3,17 @@ answers only on the private address; a stopped server shows as pg_up 0."""
 
 from __future__ import annotations
 
-import urllib.request
-
-from paas_testlib import assert_listens_only_on, prometheus_samples, wait_for
+from paas_testlib import assert_listens_only_on, default_address, fetch_metrics, wait_for
 
 PORT = 9187
 
 
 def address(host) -> str:
-    return host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]["ansible_default_ipv4"]["address"]
+    return default_address(host)
 
 
 def scrape(host) -> dict[str, float]:
-    with urllib.request.urlopen(f"http://{address(host)}:{PORT}/metrics", timeout=10) as response:
-        return prometheus_samples(response.read().decode())
+    return fetch_metrics(f"http://{address(host)}:{PORT}/metrics")
 
 
 def psql(host, statement: str, user: str = "postgres") -> object:

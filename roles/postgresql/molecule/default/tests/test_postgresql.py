@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from paas_testlib import pg_auth_probe_command
+from paas_testlib import default_address, pg_auth_probe_command
 from postgresql import pg_tune
 
 testinfra_hosts = ["ansible://postgresql-host"]
@@ -14,7 +14,7 @@ PASSWORDS = {"app": "app-test-password", "reporting": "reporting-test-password"}
 
 @pytest.fixture(scope="module")
 def address(host):
-    return host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]["ansible_default_ipv4"]["address"]
+    return default_address(host)
 
 
 def psql(host, address, sql, user="app", db="app_production", sslmode="require", secret=None):

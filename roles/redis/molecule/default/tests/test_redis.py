@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from paas_testlib import changed_tasks, python_command, run_playbook, wait_for
+from paas_testlib import changed_tasks, default_address, python_command, run_playbook, wait_for
 
 testinfra_hosts = ["ansible://redis-host"]
 CACHE, QUEUE, TLS = 6379, 6380, 6381
@@ -116,7 +116,7 @@ def test_kernel_settings_are_written_and_a_container_says_so(host):
 
 
 def test_a_tls_instance_answers_over_tls_only(host):
-    address = host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]["ansible_default_ipv4"]["address"]
+    address = default_address(host)
     secure = cli(host, TLS, f"{TLS_OPTIONS} -h {address} PING")
     assert secure.stdout.strip() == "PONG", secure.stdout + secure.stderr   # certificate valid for the address
     plain = cli(host, TLS, "PING")

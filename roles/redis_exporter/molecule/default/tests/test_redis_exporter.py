@@ -4,10 +4,9 @@ as the read-only monitoring user, on the private address only, with no password 
 from __future__ import annotations
 
 import urllib.parse
-import urllib.request
 
 import pytest
-from paas_testlib import assert_listens_only_on, prometheus_samples, wait_for
+from paas_testlib import assert_listens_only_on, default_address, fetch_metrics, wait_for
 
 testinfra_hosts = ["ansible://redis-exporter-host"]
 PORT = 9121
@@ -17,13 +16,12 @@ PASSWORD = "monitoring-test-password"
 
 @pytest.fixture(scope="module")
 def address(host) -> str:
-    return host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]["ansible_default_ipv4"]["address"]
+    return default_address(host)
 
 
 def scrape(address: str, target: str) -> dict[str, float]:
     url = f"http://{address}:{PORT}/scrape?target={urllib.parse.quote(target, safe='')}"
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return prometheus_samples(response.read().decode())
+    return fetch_metrics(url)
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))

@@ -12,7 +12,7 @@ import subprocess
 import uuid
 
 import pytest
-from paas_testlib import ephemeral_path, wait_for
+from paas_testlib import default_address, ephemeral_path, wait_for
 
 testinfra_hosts = ["ansible://seaweedfs-host"]
 
@@ -23,7 +23,7 @@ FILES = ("AKFILESTEST", "files-test-secret-key-0")
 
 @pytest.fixture(scope="module")
 def address(host):
-    return host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]["ansible_default_ipv4"]["address"]
+    return default_address(host)
 
 
 @pytest.fixture(scope="module")

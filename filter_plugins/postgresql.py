@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import math
 import os
 import re
+from collections.abc import Mapping
 
 try:
     from ansible.errors import AnsibleFilterError
@@ -16,6 +18,16 @@ except ImportError:  # pragma: no cover - only without ansible-core installed
         """Stand-in when ansible-core is absent."""
 
 DOCUMENTATION = r"""
+name: postgresql_problems
+short_description: The postgresql role's cross-variable rules - one message per problem, naming the variable
+description:
+  - settings holds the role's variables without the postgresql_ prefix (databases, users, readonly_users,
+    hba_entries, ssl_enabled, replication_role, replicas, primary_host, settings, pooled_connections), plus
+    replication_password_set (never the password) and memory_settings (the settings that take a memory unit).
+---
+name: pg_slot_name
+short_description: A replica's replication slot name (its inventory name, lower case, [a-z0-9_] only)
+---
 name: pg_tune
 short_description: PostgreSQL memory, WAL, planner and parallelism settings for a host and workload
 description:
@@ -191,6 +203,98 @@ def pgbouncer_server_connections(hosts, hostvars, default_pool_size=20, reserve_
     return total
 
 
+def pg_slot_name(host: str) -> str:
+    """The replication slot (and application_name) of a replica: its inventory name, lower case,
+    anything but letters, digits and _ as _ (what PostgreSQL accepts in a slot's name)."""
+    if not isinstance(host, str) or not host:
+        raise AnsibleFilterError(f"pg_slot_name: expected a host name, got {host!r}")
+    return re.sub(r"[^A-Za-z0-9_]", "_", host).lower()
+
+
+# --- The role's cross-variable rules (tasks/preflight.yml), one function each. `settings` holds the
+# postgresql_* variables without their prefix (replication_password_set instead of the password).
+
+def _missing_owners(s: Mapping) -> list[str]:
+    users = {u.get("name") for u in s["users"]}
+    missing = [d.get("owner") for d in s["databases"] if d.get("owner") not in users]
+    return [f"postgresql_databases: owner not in postgresql_users: {', '.join(map(str, missing))}"] if missing else []
+
+
+def _missing_readonly_databases(s: Mapping) -> list[str]:
+    databases = {d.get("name") for d in s["databases"]}
+    missing = [n for u in s["readonly_users"] for n in u.get("databases", []) if n not in databases]
+    return ([f"postgresql_readonly_users: database not in postgresql_databases: {', '.join(map(str, missing))}"]
+            if missing else [])
+
+
+def _bad_hba_addresses(s: Mapping) -> list[str]:
+    bad = []
+    for entry in s["hba_entries"]:
+        try:
+            ipaddress.ip_network(str(entry.get("address")), strict=False)
+        except ValueError:
+            bad.append(str(entry.get("address")))
+    return [f"postgresql_hba_entries: invalid address (CIDR): {', '.join(bad)}"] if bad else []
+
+
+def _hba_without_ssl(s: Mapping) -> list[str]:
+    return (["postgresql_hba_entries are hostssl entries: they need postgresql_ssl_enabled"]
+            if s["hba_entries"] and not s["ssl_enabled"] else [])
+
+
+def _replica_without_ssl(s: Mapping) -> list[str]:
+    return (["a replica verifies its primary against the internal CA certificate: it needs postgresql_ssl_enabled"]
+            if s["replication_role"] == "replica" and not s["ssl_enabled"] else [])
+
+
+def _replication_without_password(s: Mapping) -> list[str]:
+    replicating = bool(s["replicas"]) or s["replication_role"] == "replica"
+    return (["postgresql_replication_password is empty: replicas need it (from the vault)"]
+            if replicating and not s["replication_password_set"] else [])
+
+
+def _replica_without_primary(s: Mapping) -> list[str]:
+    return (["postgresql_primary_host is empty: a replica needs the address of its primary"]
+            if s["replication_role"] == "replica" and not str(s["primary_host"] or "") else [])
+
+
+_MEMORY_VALUE = re.compile(r"^[0-9]+(kB|MB|GB|TB)?$")
+
+
+def _bad_memory_settings(s: Mapping) -> list[str]:
+    bad = [k for k, v in s["settings"].items() if k in s["memory_settings"] and not _MEMORY_VALUE.match(str(v))]
+    return ([f"postgresql_settings: memory value without a valid unit (kB, MB, GB, TB): {', '.join(bad)}"]
+            if bad else [])
+
+
+def _pools_too_big(s: Mapping) -> list[str]:
+    if "max_connections" not in s["settings"]:
+        return []
+    reserved = int(s["settings"].get("superuser_reserved_connections", 3))
+    limit = int(s["settings"]["max_connections"])
+    pooled = int(s["pooled_connections"])
+    return ([f"postgresql_pooled_connections ({pooled}) exceeds postgresql_settings.max_connections ({limit}) "
+             f"minus {reserved} superuser-reserved connections"] if pooled > limit - reserved else [])
+
+
+POSTGRESQL_RULES = (_missing_owners, _missing_readonly_databases, _bad_hba_addresses, _hba_without_ssl,
+                    _replica_without_ssl, _replication_without_password, _replica_without_primary,
+                    _bad_memory_settings, _pools_too_big)
+POSTGRESQL_SETTINGS = ("databases", "users", "readonly_users", "hba_entries", "ssl_enabled", "replication_role",
+                       "replicas", "replication_password_set", "primary_host", "settings", "memory_settings",
+                       "pooled_connections")
+
+
+def postgresql_problems(settings: Mapping) -> list[str]:
+    """What is wrong across the postgresql role's variables, one message per problem, each naming its variable."""
+    if not isinstance(settings, Mapping):
+        raise AnsibleFilterError(f"postgresql_problems: expected a mapping, got {settings!r}")
+    missing = [k for k in POSTGRESQL_SETTINGS if k not in settings]
+    if missing:
+        raise AnsibleFilterError(f"postgresql_problems: settings lack {', '.join(missing)}")
+    return [problem for rule in POSTGRESQL_RULES for problem in rule(settings)]
+
+
 def pg_peers(hosts, hostvars, exclude="", address_var="private_ip") -> list:
     """The database hosts other than `exclude` as postgresql_replicas entries ({name, address})."""
     return [{"name": host, "address": hostvars[host][address_var]} for host in hosts or [] if host != exclude]
@@ -215,6 +319,7 @@ class FilterModule:
     """PostgreSQL filters."""
 
     def filters(self):
-        return {"pg_tune": pg_tune, "pg_scram_verifier": pg_scram_verifier,
+        return {"pg_tune": pg_tune, "pg_scram_verifier": pg_scram_verifier, "pg_slot_name": pg_slot_name,
+                "postgresql_problems": postgresql_problems,
                 "pgbouncer_server_connections": pgbouncer_server_connections,
                 "pg_peers": pg_peers, "pgbouncer_hba_entries": pgbouncer_hba_entries}

@@ -17,10 +17,23 @@ from postgresql import (
     pg_peers,
     pg_scram_verifier,
     pg_size,
+    pg_slot_name,
     pg_tune,
     pgbouncer_hba_entries,
     pgbouncer_server_connections,
+    postgresql_problems,
 )
+
+
+@pytest.mark.parametrize(("host", "slot"), [("db2", "db2"), ("DB-2.example.com", "db_2_example_com"), ("r_1", "r_1")])
+def test_a_replicas_slot_is_its_name_in_the_characters_postgresql_accepts(host, slot):
+    assert pg_slot_name(host) == slot
+
+
+@pytest.mark.parametrize("host", ["", None, 5])
+def test_a_slot_needs_a_host_name(host):
+    with pytest.raises(AnsibleFilterError, match="pg_slot_name: expected a host name"):
+        pg_slot_name(host)
 
 
 @pytest.mark.parametrize(("kb", "text"), [(1048576, "1GB"), (262144, "256MB"), (5041, "5041kB"), (32, "32kB")])
@@ -169,3 +182,52 @@ def test_pgbouncer_hba_entries_cover_each_remote_pooler_user_and_real_database_n
     # On the other database host, the pgbouncer on db1 is remote too.
     assert {e["address"] for e in pgbouncer_hba_entries(["db1", "pool1"], TOPOLOGY, exclude="db2")} == {
         "10.0.0.13", "10.0.0.20"}
+
+
+VALID = {"databases": [{"name": "app", "owner": "app"}], "users": [{"name": "app"}], "readonly_users": [],
+         "hba_entries": [{"address": "10.0.0.12"}], "ssl_enabled": True, "replication_role": "primary",
+         "replicas": [], "replication_password_set": False, "primary_host": "", "settings": {},
+         "memory_settings": ["shared_buffers", "work_mem"], "pooled_connections": 0}
+
+
+def test_valid_postgresql_settings_have_no_problem():
+    assert postgresql_problems(VALID) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"databases": [{"name": "app", "owner": "nobody"}]},
+         "postgresql_databases: owner not in postgresql_users: nobody"),
+        ({"readonly_users": [{"name": "ro", "databases": ["app", "other"]}]},
+         "postgresql_readonly_users: database not in postgresql_databases: other"),
+        ({"hba_entries": [{"address": "10.0.0.0/33"}, {"address": "10.0.0.1"}]},
+         "postgresql_hba_entries: invalid address (CIDR): 10.0.0.0/33"),
+        ({"ssl_enabled": False}, "postgresql_hba_entries are hostssl entries: they need postgresql_ssl_enabled"),
+        ({"replication_role": "replica", "hba_entries": [], "ssl_enabled": False, "primary_host": "10.0.0.1",
+          "replication_password_set": True}, "a replica verifies its primary"),
+        ({"replicas": [{"name": "db2"}]}, "postgresql_replication_password is empty"),
+        ({"replication_role": "replica", "replication_password_set": True},
+         "postgresql_primary_host is empty: a replica needs the address of its primary"),
+        ({"settings": {"shared_buffers": "2 gigabytes", "work_mem": "4MB", "max_wal_size": "1 GB"}},
+         "postgresql_settings: memory value without a valid unit (kB, MB, GB, TB): shared_buffers"),
+        ({"settings": {"max_connections": 50}, "pooled_connections": 48},
+         "postgresql_pooled_connections (48) exceeds postgresql_settings.max_connections (50) minus 3"),
+        ({"settings": {"max_connections": 50, "superuser_reserved_connections": 5}, "pooled_connections": 46},
+         "minus 5 superuser-reserved connections"),
+    ],
+)
+def test_each_postgresql_rule_names_its_variable(changes, message):
+    problems = postgresql_problems(VALID | changes)
+    assert len(problems) == 1 and message in problems[0], problems
+
+
+def test_pools_that_fit_and_a_replica_with_everything_pass():
+    assert postgresql_problems(VALID | {"settings": {"max_connections": 50}, "pooled_connections": 47}) == []
+    replica = VALID | {"replication_role": "replica", "primary_host": "10.0.0.1", "replication_password_set": True}
+    assert postgresql_problems(replica) == []
+
+
+def test_postgresql_problems_needs_every_setting():
+    with pytest.raises(AnsibleFilterError, match="settings lack pooled_connections"):
+        postgresql_problems({k: v for k, v in VALID.items() if k != "pooled_connections"})

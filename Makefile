@@ -15,7 +15,7 @@ export ANSIBLE_CALLBACKS_ENABLED := ansible.posix.profile_tasks,ansible.posix.ti
 endif
 
 .PHONY: help venv engine image prerequisites sandbox sandbox-up sandbox-converge sandbox-reset \
-        sandbox-deploy sandbox-destroy test lint unit molecule drift
+        sandbox-deploy sandbox-destroy test lint unit molecule drift go-live
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -74,3 +74,6 @@ drift: venv ## Drift report: site.yml in check+diff mode; exit 2 on drift (INVEN
 	  $(BIN)/ansible-playbook -i $(DRIFT_INVENTORY) --vault-id $(DRIFT_VAULT_ID) playbooks/drift-metrics.yml \
 	    -e drift_metrics_file=$(DRIFT_METRICS) || rc=1; \
 	fi; exit $$rc
+
+go-live: venv ## Go-live checklist, read-only: a pass/fail table; non-zero on a failure (INVENTORY=... VAULT_ID=...)
+	$(BIN)/ansible-playbook -i $(DRIFT_INVENTORY) --vault-id $(DRIFT_VAULT_ID) playbooks/go-live-check.yml

@@ -98,5 +98,8 @@ def test_drift_reports_what_the_hardening_role_owns_and_a_converge_undoes_it():
     assert "5432" not in as_root("nft list chain inet paas_firewall input", LB_ADDRESS).stdout
     leftover = as_root("test -e /etc/ssh/sshd_config.d/00-x.conf || test -e /etc/sudoers.d/99-x", LB_ADDRESS)
     assert leftover.returncode != 0
-    clean = drift(LB, OWNED)
+    clean = drift(LB, OWNED, "--metrics-file", str(metrics))
     assert clean.returncode == 0, clean.stdout
+    # The clean result is published too (the go-live check, tests/sandbox/test_golive.py, reads it).
+    published = playbook("playbooks/drift-metrics.yml", "-e", f"drift_metrics_file={metrics}")
+    assert published.returncode == 0, published.stdout[-3000:]

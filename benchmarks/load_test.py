@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Benchmark: the sandbox under load through its load balancer, against the brief's targets (STORY-009, issue 19).
+
+    make sandbox        # the converged sandbox with the demo app deployed
+    .venv/bin/python benchmarks/load_test.py [--start-rate 5] [--max-rate 160] [--step-seconds 30]
+                                             [--steady-seconds 120] [--clients 40]
+
+k6 (benchmarks/k6/portfolio-load.js) sends visits at a constant arrival rate to the sandbox's
+site through lb1, by the site's name, the certificate verified against the sandbox CA: half of
+them the portfolio list, a third one portfolio's page, the rest an editing session (the form with
+its session cookie and CSRF token, the update written to PostgreSQL through pgbouncer, the page
+it redirects to).
+
+1. Ramp: the rate doubles step after step (each --step-seconds long) until a step misses the
+   brief's targets (P95 < 500 ms, failed requests < 0.1 %) or k6 cannot start the visits asked
+   for (fewer than 95 % started: the sandbox is not keeping up). The last step that met the
+   targets is the saturation point.
+2. Steady: 80 % of that rate for --steady-seconds.
+
+Each run's k6 summary is kept in reports/load-test/. The load balancer limits each client
+address (nginx_rate_limit, 20 r/s), as production does; real traffic comes from many addresses,
+so the benchmark adds --clients addresses to the controller's side of the sandbox network for
+the run (removed afterwards) and k6 spreads its virtual users over them (--local-ips).
+Traffic goes only to the sandbox; every run is bounded in time and rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import sys
+import time
+from pathlib import Path
+
+from benchlib import ROOT, SANDBOX_VAULT_ID, must, run
+
+K6 = str(Path(sys.executable).parent / "k6")
+SCRIPT = ROOT / "benchmarks" / "k6" / "portfolio-load.js"
+REPORTS = ROOT / "reports" / "load-test"
+CA = ROOT / ".sandbox" / "pki" / "ca.crt"
+P95_TARGET_MS, ERROR_TARGET = 500.0, 0.001
+
+
+def sandbox() -> dict:
+    """The load balancer's address, the site's name and the sandbox network, from the inventory."""
+    inventory = Path(sys.executable).parent / "ansible-inventory"
+    lb = json.loads(must([str(inventory), "-i", "inventories/sandbox", "--vault-id", SANDBOX_VAULT_ID,
+                          "--host", "lb1"], "reading the inventory").stdout)
+    return {"address": lb["ansible_host"], "site": lb["nginx_sites"][0]["server_names"][0],
+            "network": lb["sandbox_network"], "subnet": lb["sandbox_subnet"]}
+
+
+def client_addresses(subnet: str, count: int) -> list[str]:
+    """count addresses from the top of the subnet (the sandbox's hosts are numbered from the bottom)."""
+    hosts = list(ipaddress.ip_network(subnet).hosts())
+    return [str(a) for a in hosts[-count - 10:-10]]
+
+
+def bridge(network: str) -> str:
+    return "br-" + must(["docker", "network", "inspect", "-f", "{{.Id}}", network], "finding the bridge").stdout[:12]
+
+
+def k6(env: dict, rate: int, seconds: int, max_vus: int, local_ips: str, label: str) -> dict:
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    summary = REPORTS / f"{label}.json"
+    must([K6, "run", "--quiet", "--no-color", "--summary-export", str(summary), "--address", "127.0.0.1:0",
+          "--local-ips", local_ips, str(SCRIPT)], f"k6 {label}", timeout=seconds + 180,
+         env={**env, "RATE": str(rate), "SECONDS": str(seconds), "MAX_VUS": str(max_vus)})
+    metrics = json.loads(summary.read_text())["metrics"]
+    duration = metrics["http_req_duration"]
+    started = metrics["iterations"]["count"]
+    return {"label": label, "rate": rate, "seconds": seconds, "visits": started,
+            "started": started / (rate * seconds), "requests": metrics["http_reqs"]["count"],
+            "requests_per_s": metrics["http_reqs"]["rate"], "p95": duration["p(95)"], "p99": duration["p(99)"],
+            "median": duration["med"], "failed": metrics["http_req_failed"]["value"],
+            "dropped": metrics.get("dropped_iterations", {}).get("count", 0)}
+
+
+def meets(result: dict) -> bool:
+    return result["p95"] < P95_TARGET_MS and result["failed"] < ERROR_TARGET and result["started"] >= 0.95
+
+
+def row(result: dict) -> str:
+    return (f"| {result['label']} | {result['rate']} | {result['visits']} | {result['requests_per_s']:.1f} | "
+            f"{result['median']:.0f} | {result['p95']:.0f} | {result['p99']:.0f} | {100 * result['failed']:.2f} % | "
+            f"{100 * result['started']:.0f} % | {'yes' if meets(result) else 'no'} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--start-rate", type=int, default=5, help="visits/s of the first step")
+    parser.add_argument("--max-rate", type=int, default=160, help="the ramp stops here at the latest")
+    parser.add_argument("--step-seconds", type=int, default=30)
+    parser.add_argument("--steady-seconds", type=int, default=120)
+    parser.add_argument("--clients", type=int, default=40, help="client addresses the visits come from")
+    args = parser.parse_args()
+    if not (0 < args.start_rate <= args.max_rate <= 1000 and 0 < args.step_seconds <= 300
+            and 0 < args.steady_seconds <= 900 and 0 < args.clients <= 100):
+        sys.exit("load_test: rates 1..1000 (start <= max), step <= 300 s, steady <= 900 s, 1..100 clients")
+    if not CA.exists():
+        sys.exit("load_test: no sandbox (run make sandbox first)")
+    target = sandbox()
+    addresses = client_addresses(target["subnet"], args.clients)
+    device = bridge(target["network"])
+    env = {"SITE": target["site"], "LB_ADDRESS": target["address"], "SSL_CERT_FILE": str(CA)}
+    prefix = ipaddress.ip_network(target["subnet"]).prefixlen
+    added = []
+    try:
+        for address in addresses:
+            must(["ip", "address", "add", f"{address}/{prefix}", "dev", device], f"adding client address {address}")
+            added.append(address)
+        local_ips = f"{addresses[0]}-{addresses[-1]}"
+        results, rate, stamp = [], args.start_rate, time.strftime("%Y%m%dT%H%M%S")
+        while rate <= args.max_rate:
+            result = k6(env, rate, args.step_seconds, 4 * rate + 20, local_ips, f"{stamp}-ramp-{rate}")
+            results.append(result)
+            print(row(result), flush=True)
+            if not meets(result):
+                break
+            rate *= 2
+        passing = [r for r in results if meets(r)]
+        if not passing:
+            sys.exit(f"load_test: even {args.start_rate} visits/s missed the targets")
+        saturation = passing[-1]["rate"]
+        steady_rate = max(1, round(0.8 * saturation))
+        steady = k6(env, steady_rate, args.steady_seconds, 4 * steady_rate + 20, local_ips, f"{stamp}-steady")
+        print(row(steady), flush=True)
+        print(f"saturation: {saturation} visits/s (the next step missed the targets or the last allowed was reached); "
+              f"steady at {steady_rate} visits/s: P95 {steady['p95']:.0f} ms, P99 {steady['p99']:.0f} ms, "
+              f"failed {100 * steady['failed']:.3f} %, {steady['requests_per_s']:.1f} requests/s; "
+              f"targets {'met' if meets(steady) else 'MISSED'}")
+        print(f"summaries: {REPORTS.relative_to(ROOT)}/{stamp}-*.json")
+    finally:
+        for address in added:
+            run(["ip", "address", "del", f"{address}/{prefix}", "dev", device])
+
+
+if __name__ == "__main__":
+    main()

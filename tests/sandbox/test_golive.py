@@ -1,0 +1,83 @@
+"""The go-live checklist (playbooks/go-live-check.yml, STORY-009) on the converged sandbox, and alert delivery.
+
+Runs after test_backup.py (the restore drills it runs are what the checklist reads) and test_drift.py
+(its last, clean drift check is published): pytest runs the files in name order."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+from paas_testlib import inventory_host, python_command, run_playbook, ssh, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = str(ROOT / ".sandbox" / "ansible_ed25519")
+REPORT = ROOT / "reports" / "go-live-sandbox.txt"
+MON1 = inventory_host("inventories/sandbox", "mon1")["ansible_host"]
+# Every kind of check the sandbox's topology calls for (filter_plugins/golive.py).
+CHECKS = {"monitoring", "probes", "certificates", "database backups", "database restore drill", "file backups",
+          "file restore drill", "replication", "alert routing", "firing alerts", "drift", "dns"}
+
+
+def rows() -> list[list[str]]:
+    """The report's rows as [status, check, subject+detail]: columns are padded with two or more spaces."""
+    lines = REPORT.read_text().splitlines()[1:-1]
+    return [[cell.strip() for cell in line.split("  ") if cell.strip()] for line in lines]
+
+
+def prometheus(expr: str) -> list[dict]:
+    """An instant query to the sandbox's Prometheus (it listens on mon1's loopback)."""
+    script = ("import json, urllib.parse, urllib.request as u\n"
+              f"url = 'http://127.0.0.1:9090/api/v1/query?query=' + urllib.parse.quote({expr!r})\n"
+              "print(json.dumps(json.load(u.urlopen(url, timeout=10))))\n")
+    result = ssh(MON1, "debian", KEY, python_command(script))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["data"]["result"]
+
+
+def test_the_go_live_check_passes_on_the_converged_sandbox():
+    # test_drift.py's last, clean result reaches Prometheus at its next scrape of mon1's node exporter.
+    assert wait_for(lambda: prometheus("max(paas_drift_changes) == 0"), timeout=120, interval=5), \
+        prometheus("paas_drift_changes")
+    result = run_playbook("inventories/sandbox", "go-live-check.yml")
+    assert result.returncode == 0, result.stdout[-6000:]
+    table = rows()
+    assert {row[1] for row in table} == CHECKS, REPORT.read_text()
+    assert not [row for row in table if row[0] == "FAIL"], REPORT.read_text()
+    # Named subjects, not only counts: each replica, each repository, each site name.
+    text = REPORT.read_text()
+    for subject in ("db2", "main 1", "main 2", "app1 local", "app1 offsite", "portfolio.sandbox.internal",
+                    "severity=critical", "lb1 portfolio"):
+        assert subject in text, text
+    assert "pagerduty_configs" in text
+    # No unit failed on any host (auditd, which cannot run in a container, is left off, not failed).
+    assert not [row for row in table if "HostSystemdUnitFailed" in row[2]], text
+
+
+def test_a_certificate_inside_the_limit_fails_the_go_live_check_by_name():
+    # The site's certificate (the internal CA's, a year) is not valid for 400 more days.
+    result = run_playbook("inventories/sandbox", "go-live-check.yml", "-e", "golive_certificate_min_days=400")
+    assert result.returncode != 0, result.stdout[-3000:]
+    assert "go-live check failed: certificates" in result.stdout, result.stdout[-3000:]
+    failed = [row for row in rows() if row[0] == "FAIL"]
+    assert failed and {row[1] for row in failed} == {"certificates"}, REPORT.read_text()
+
+
+def test_a_critical_alert_pages_and_reaches_the_chat_in_the_sandbox():
+    name = f"SandboxDrill{uuid.uuid4().hex[:8]}"
+    added = ssh(MON1, "debian", KEY, "amtool --alertmanager.url=http://127.0.0.1:9093 alert add "
+                f"alertname={name} severity=critical instance=sandbox-test --annotation=summary=drill "
+                f"--end={time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(time.time() + 300))}")
+    assert added.returncode == 0, added.stderr
+
+    def received() -> list[dict]:
+        out = ssh(MON1, "debian", KEY, "sudo -n cat /var/lib/sandbox-alert-receiver/hooks.jsonl").stdout
+        return [r for r in map(json.loads, out.splitlines()) if name in json.dumps(r["body"])]
+
+    # Alertmanager waits group_wait (30 s) before the first notification of a group.
+    assert wait_for(lambda: {r["path"] for r in received()} >= {"/pagerduty", "/chat"}, timeout=120, interval=5), \
+        received()
+    paged = next(r for r in received() if r["path"] == "/pagerduty")
+    assert paged["body"]["routing_key"] == "sandbox-demo-pagerduty-routing-key"

@@ -13,8 +13,9 @@ it redirects to).
 
 1. Ramp: the rate doubles step after step (each --step-seconds long) until a step misses the
    brief's targets (P95 < 500 ms, failed requests < 0.1 %) or k6 cannot start the visits asked
-   for (fewer than 95 % started: the sandbox is not keeping up). The last step that met the
-   targets is the saturation point.
+   for (fewer than 95 % started: the sandbox is not keeping up); then --refine bisection steps
+   between the last rate that met the targets and the first that did not. The highest rate
+   that met them is the saturation point.
 2. Steady: 80 % of that rate for --steady-seconds.
 
 Each run's k6 summary is kept in reports/load-test/. The load balancer limits each client
@@ -94,9 +95,10 @@ def main() -> None:
     parser.add_argument("--step-seconds", type=int, default=30)
     parser.add_argument("--steady-seconds", type=int, default=120)
     parser.add_argument("--clients", type=int, default=40, help="client addresses the visits come from")
+    parser.add_argument("--refine", type=int, default=2, help="bisection steps after the first miss")
     args = parser.parse_args()
     if not (0 < args.start_rate <= args.max_rate <= 1000 and 0 < args.step_seconds <= 300
-            and 0 < args.steady_seconds <= 900 and 0 < args.clients <= 100):
+            and 0 < args.steady_seconds <= 900 and 0 < args.clients <= 100 and 0 <= args.refine <= 5):
         sys.exit("load_test: rates 1..1000 (start <= max), step <= 300 s, steady <= 900 s, 1..100 clients")
     if not CA.exists():
         sys.exit("load_test: no sandbox (run make sandbox first)")
@@ -112,21 +114,31 @@ def main() -> None:
             added.append(address)
         local_ips = f"{addresses[0]}-{addresses[-1]}"
         results, rate, stamp = [], args.start_rate, time.strftime("%Y%m%dT%H%M%S")
-        while rate <= args.max_rate:
+
+
+        def step(rate: int) -> bool:
             result = k6(env, rate, args.step_seconds, 4 * rate + 20, local_ips, f"{stamp}-ramp-{rate}")
             results.append(result)
             print(row(result), flush=True)
-            if not meets(result):
-                break
+            return meets(result)
+
+        while rate <= args.max_rate and step(rate):
             rate *= 2
-        passing = [r for r in results if meets(r)]
+        passing = [r["rate"] for r in results if meets(r)]
         if not passing:
             sys.exit(f"load_test: even {args.start_rate} visits/s missed the targets")
-        saturation = passing[-1]["rate"]
+        low, high = max(passing), rate
+        for _ in range(args.refine if high <= args.max_rate else 0):
+            middle = (low + high) // 2
+            if middle in (low, high):
+                break
+            low, high = (middle, high) if step(middle) else (low, middle)
+        saturation = low
         steady_rate = max(1, round(0.8 * saturation))
         steady = k6(env, steady_rate, args.steady_seconds, 4 * steady_rate + 20, local_ips, f"{stamp}-steady")
         print(row(steady), flush=True)
-        print(f"saturation: {saturation} visits/s (the next step missed the targets or the last allowed was reached); "
+        limit = "the last rate allowed" if high > args.max_rate else f"{high} missed the targets"
+        print(f"saturation: {saturation} visits/s ({limit}); "
               f"steady at {steady_rate} visits/s: P95 {steady['p95']:.0f} ms, P99 {steady['p99']:.0f} ms, "
               f"failed {100 * steady['failed']:.3f} %, {steady['requests_per_s']:.1f} requests/s; "
               f"targets {'met' if meets(steady) else 'MISSED'}")

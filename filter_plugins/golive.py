@@ -245,7 +245,7 @@ def check_alerting(alerting, limits: Mapping) -> list[dict]:
         names = ", ".join(r["name"] for r in reached) or "no receiver"
         rows.append(_row("alert routing", f"severity={severity}", bool(kinds),
                          f"{what} through {', '.join(kinds)} (receivers {names})" if kinds
-                         else f"does not {what[:-1]}: receivers {names} have no "
+                         else f"{'pages' if wanted else 'reaches'} nobody: receivers {names} have no "
                               f"{'paging ' if wanted else ''}integration"))
     return rows
 

@@ -105,9 +105,11 @@ def test_critical_alerts_must_reach_a_paging_receiver_and_warnings_any_receiver(
     unpaged = dict(paging, alertmanagers=0, routes={"critical": ["notify"], "warning": ["notify"]})
     rows = golive_rows({"alerting": unpaged})
     assert [row["status"] for row in rows] == ["fail", "fail", "pass"]
-    assert "no paging integration" in rows[1]["detail"]
+    assert rows[1]["detail"] == "pages nobody: receivers notify have no paging integration"
     silent = dict(paging, receivers=[{"name": "notify"}], routes={"critical": ["notify"], "warning": ["notify"]})
-    assert [row["status"] for row in golive_rows({"alerting": silent})] == ["pass", "fail", "fail"]
+    rows = golive_rows({"alerting": silent})
+    assert [row["status"] for row in rows] == ["pass", "fail", "fail"]
+    assert rows[2]["detail"] == "reaches nobody: receivers notify have no integration"
 
 
 def test_a_site_name_must_resolve_and_only_to_the_expected_addresses():

@@ -30,7 +30,7 @@ description:
     C(targets) (vector of C(up)), C(probes) (vector of C(probe_success)), C(certificates)
     (vector of seconds until C(probe_ssl_earliest_cert_expiry)), C(database_backups) (vector of ages in
     seconds by stanza and repo), C(file_backups) (ages by host and repository), C(database_drills) and
-    C(file_drills) (C({success: vector, age: vector})), C(alerts) (vector of C(ALERTS) firing),
+    C(file_drills) (C({success: vector, age: vector})), C(alerts) (Alertmanager's alerts, its /api/v2/alerts),
     C(drift) (C({success, age, changes}) vectors), C(replication) (C({expected: [slot], rows:
     [{application_name, state, lag_bytes}], error})), C(alerting) (C({alertmanagers: count, routes:
     {severity: [receiver]}, receivers: [Alertmanager receiver]})), C(dns) (C([{name, addresses, expected}]),
@@ -173,14 +173,25 @@ def check_file_drills(drills, limits: Mapping) -> list[dict]:
     return _drills("file restore drill", drills, "file_drills", ("host", "repository"), limits)
 
 
-def check_alerts(vector, limits: Mapping) -> list[dict]:
-    """No critical alert firing; warnings are listed, not failed."""
-    samples = _samples(vector, "alerts")
-    rows = [_row("firing alerts", _name(labels, "alertname", "instance"),
-                 False if labels.get("severity") == "critical" else "warn",
-                 f"{labels.get('severity', 'no severity')} alert firing")
-            for labels, _ in samples]
-    return rows or [_row("firing alerts", "Prometheus", True, "no alert firing")]
+def check_alerts(alerts, limits: Mapping) -> list[dict]:
+    """No critical alert paging: Alertmanager's alerts (its /api/v2/alerts), a firing critical one fails;
+    warnings, and critical alerts a person silenced (or a critical alert inhibited), are listed only."""
+    if not isinstance(alerts, Sequence) or isinstance(alerts, str):
+        raise AnsibleFilterError(f"golive_rows: alerts must be Alertmanager's list of alerts, got {alerts!r}")
+    rows = []
+    for alert in sorted(alerts, key=lambda a: sorted((a.get("labels") or {}).items())):
+        labels, status = alert.get("labels") or {}, alert.get("status") or {}
+        severity = labels.get("severity", "no severity")
+        if status.get("silencedBy"):
+            rows.append(_row("firing alerts", _name(labels, "alertname", "instance"), "warn",
+                             f"{severity} alert firing, silenced ({', '.join(status['silencedBy'])})"))
+        elif status.get("inhibitedBy"):
+            rows.append(_row("firing alerts", _name(labels, "alertname", "instance"), "warn",
+                             f"{severity} alert firing, inhibited by another"))
+        else:
+            rows.append(_row("firing alerts", _name(labels, "alertname", "instance"),
+                             False if severity == "critical" else "warn", f"{severity} alert firing"))
+    return rows or [_row("firing alerts", "Alertmanager", True, "no alert firing")]
 
 
 def check_drift(drift, limits: Mapping) -> list[dict]:

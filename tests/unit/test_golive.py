@@ -68,11 +68,26 @@ def test_a_restore_drill_must_have_passed_recently():
         golive_rows({"file_drills": []})
 
 
+def alert(name: str, severity: str, instance: str = "", silenced: tuple = (), inhibited: tuple = ()) -> dict:
+    return {"labels": {"alertname": name, "severity": severity, **({"instance": instance} if instance else {})},
+            "status": {"state": "suppressed" if silenced or inhibited else "active",
+                       "silencedBy": list(silenced), "inhibitedBy": list(inhibited)}}
+
+
 def test_a_critical_alert_fails_and_a_warning_only_warns():
-    alerts = vector(({"alertname": "HostDown", "instance": "db2", "severity": "critical"}, 1),
-                    ({"alertname": "HostMemoryLow", "instance": "app1", "severity": "warning"}, 1))
+    alerts = [alert("HostDown", "critical", "db2"), alert("HostMemoryLow", "warning", "app1")]
     assert statuses(golive_rows({"alerts": alerts})) == [("HostDown db2", "fail"), ("HostMemoryLow app1", "warn")]
-    assert statuses(golive_rows({"alerts": []})) == [("Prometheus", "pass")]
+    assert statuses(golive_rows({"alerts": []})) == [("Alertmanager", "pass")]
+
+
+def test_a_silenced_or_inhibited_critical_alert_is_listed_not_failed():
+    alerts = [alert("HttpErrorBudgetBurningFast", "critical", silenced=("5f1c",)),
+              alert("RedisDown", "critical", "redis1", inhibited=("a1",))]
+    rows = golive_rows({"alerts": alerts})
+    assert statuses(rows) == [("HttpErrorBudgetBurningFast", "warn"), ("RedisDown redis1", "warn")]
+    assert rows[0]["detail"] == "critical alert firing, silenced (5f1c)"
+    with pytest.raises(AnsibleFilterError, match="alerts must be Alertmanager's list"):
+        golive_rows({"alerts": {"alerts": []}})
 
 
 def test_drift_fails_when_missing_stale_incomplete_or_pending():
@@ -129,7 +144,7 @@ def test_a_malformed_prometheus_answer_is_refused():
 
 
 def test_the_table_lists_every_row_and_counts_each_status():
-    rows = golive_rows({"alerts": vector(({"alertname": "X", "severity": "warning"}, 1)),
+    rows = golive_rows({"alerts": [alert("X", "warning")],
                         "targets": vector(({"job": "node", "instance": "db1"}, 0))})
     table = golive_table(rows).splitlines()
     assert table[0].split() == ["STATUS", "CHECK", "SUBJECT", "DETAIL"]

@@ -6,7 +6,7 @@
                                              [--steady-seconds 120] [--clients 40]
 
 k6 (benchmarks/k6/portfolio-load.js) sends visits at a constant arrival rate to the sandbox's
-site through lb1, by the site's name, the certificate verified against the sandbox CA: half of
+site through lb1, by the site's name, the certificate verified against the ACME server's roots: half of
 them the portfolio list, a third one portfolio's page, the rest an editing session (the form with
 its session cookie and CSRF token, the update written to PostgreSQL through pgbouncer, the page
 it redirects to).
@@ -39,7 +39,7 @@ from benchlib import ROOT, SANDBOX_VAULT_ID, must, run
 K6 = str(Path(sys.executable).parent / "k6")
 SCRIPT = ROOT / "benchmarks" / "k6" / "portfolio-load.js"
 REPORTS = ROOT / "reports" / "load-test"
-CA = ROOT / ".sandbox" / "pki" / "ca.crt"
+CA = ROOT / ".sandbox" / "acme" / "roots.pem"   # the roots of the sandbox's ACME server, which issues the site's certificate
 P95_TARGET_MS, ERROR_TARGET = 500.0, 0.001
 
 

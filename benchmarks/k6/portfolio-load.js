@@ -26,7 +26,7 @@ export const options = {
   },
   hosts: { [name]: address },
   summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)'],
-  // The certificate is verified (SSL_CERT_FILE names the sandbox CA): no insecureSkipTLSVerify.
+  // The certificate is verified (SSL_CERT_FILE names the sandbox ACME server's roots): no insecureSkipTLSVerify.
 };
 
 const token = (body) => {

@@ -9,8 +9,10 @@ import base64
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
@@ -233,3 +235,43 @@ def load_script(path: str):
     sys.modules[spec.name] = module  # dataclasses look their module up while the script runs
     spec.loader.exec_module(module)
     return module
+
+
+# The roots of the sandbox's ACME server (sandbox/acme.yml), which issues the site's certificate:
+# what a browser's trust store is for Let's Encrypt's.
+SANDBOX_SITE_CA = os.path.join(ROOT, ".sandbox", "acme", "roots.pem")
+
+
+class Traffic:
+    """What steady_traffic's k6 run measured (filled in when the block ends)."""
+
+    requests: int = 0
+    failed: int = 0
+    output: str = ""
+
+
+@contextmanager
+def steady_traffic(site: str, address: str, max_seconds: int, vus: int = 2):
+    """k6 (tests/sandbox/k6/steady-traffic.js) sending bounded, steady traffic to a sandbox site through its
+    load balancer while the block runs, the certificate verified against SANDBOX_SITE_CA; stopped when the
+    block ends (at the latest after max_seconds). Yields a Traffic with the requests sent and failed."""
+    fd, summary = tempfile.mkstemp(prefix="k6-summary-", suffix=".json")
+    os.close(fd)
+    traffic = Traffic()
+    k6 = subprocess.Popen(
+        [os.path.join(ROOT, ".venv/bin/k6"), "run", "--quiet", "--summary-export", summary,
+         "-e", f"SITE={site}", "-e", f"LB_ADDRESS={address}", "-e", f"MAX_SECONDS={max_seconds}",
+         "-e", f"VUS={vus}", "--address", "127.0.0.1:0", os.path.join(ROOT, "tests/sandbox/k6/steady-traffic.js")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=dict(os.environ, SSL_CERT_FILE=SANDBOX_SITE_CA))
+    try:
+        yield traffic
+    finally:
+        if k6.poll() is None:
+            k6.send_signal(signal.SIGINT)
+        traffic.output = k6.communicate(timeout=60)[0]
+    with open(summary, encoding="utf-8") as f:
+        metrics = json.load(f)["metrics"]
+    os.unlink(summary)
+    traffic.requests = int(metrics["http_reqs"]["count"])
+    traffic.failed = int(metrics["http_req_failed"]["passes"])   # passes of the "failed" rate = failed requests

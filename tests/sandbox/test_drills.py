@@ -5,13 +5,12 @@ primary database is refused. Runs before test_golive.py, whose checklist then se
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import time
 from datetime import datetime
 from pathlib import Path
 
-from paas_testlib import inventory_host, run_playbook, said, ssh, wait_for
+from paas_testlib import inventory_host, run_playbook, said, ssh, steady_traffic, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = str(ROOT / ".sandbox" / "ansible_ed25519")
@@ -44,28 +43,16 @@ def test_a_rebooted_replica_comes_back_streaming():
     assert wait_for(streaming, timeout=60, interval=2)
 
 
-def test_an_app_host_rebooted_under_load_loses_no_request_and_serves_again(tmp_path):
-    summary = tmp_path / "k6-summary.json"
-    k6 = subprocess.Popen(
-        [str(ROOT / ".venv/bin/k6"), "run", "--quiet", "--summary-export", str(summary),
-         "-e", f"SITE={LB['nginx_sites'][0]['server_names'][0]}", "-e", f"LB_ADDRESS={LB['ansible_host']}",
-         "-e", "MAX_SECONDS=600", "-e", "VUS=2", "--address", "127.0.0.1:0",
-         str(ROOT / "tests/sandbox/k6/steady-traffic.js")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
+def test_an_app_host_rebooted_under_load_loses_no_request_and_serves_again():
+    with steady_traffic(LB["nginx_sites"][0]["server_names"][0], LB["ansible_host"], max_seconds=600) as traffic:
         time.sleep(3)
         result = drill("app1")
         rebooted = time.time()
         time.sleep(10)   # traffic after the reboot too: the load balancer takes app1 back
-    finally:
-        k6.send_signal(signal.SIGINT)
-        output = k6.communicate(timeout=60)[0]
     assert result.returncode == 0, result.stdout[-3000:]
     assert "app1: answered" in result.stdout and "systemd running" in result.stdout
-    metrics = json.loads(summary.read_text())["metrics"]
-    requests, failed = metrics["http_reqs"]["count"], metrics["http_req_failed"]["passes"]
-    print(f"k6: {requests} requests during the reboot drill, {failed} failed")
-    assert requests > 100 and failed == 0, output
+    print(f"k6: {traffic.requests} requests during the reboot drill, {traffic.failed} failed")
+    assert traffic.requests > 100 and traffic.failed == 0, traffic.output
     # app1 answered requests the load balancer sent it after the reboot.
     log = ssh(LB["ansible_host"], "debian", KEY, "sudo -n tail -n 400 /var/log/nginx/access.json").stdout
     served = [json.loads(line) for line in log.splitlines() if f'"{APP1}:' in line]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import re
 import socket
 import ssl
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from paas_testlib import (
+    SANDBOX_SITE_CA,
     inventory_vault,
     python_command,
     received_logs_command,
@@ -314,20 +316,51 @@ def test_redis_answers_the_app_user_and_refuses_anonymous_clients(port):
     assert replies[2].startswith("-NOPERM")
 
 
+SITE = HOSTVARS["lb1"]["nginx_sites"][0]["server_names"][0]
+LB_ADDRESS = HOSTVARS["lb1"]["ansible_host"]
+
+
 def lb_request(port: int, path: str = "/") -> tuple[int, dict]:
     """One request from the controller to lb1 for the sandbox site (TLS on 443 with its SNI, the
-    certificate verified for the site's name against the sandbox's internal CA, which issues it)."""
-    name = HOSTVARS["lb1"]["nginx_sites"][0]["server_names"][0]
-    address = HOSTVARS["lb1"]["ansible_host"]
+    certificate verified for the site's name against the roots of the sandbox's ACME server)."""
     if port == 443:
-        context = ssl.create_default_context(cafile=str(KEYS / "pki" / "ca.crt"))
-        conn = http.client.HTTPSConnection(address, 443, timeout=10, context=context)
-        conn.sock = context.wrap_socket(socket.create_connection((address, 443), timeout=10), server_hostname=name)
+        context = ssl.create_default_context(cafile=SANDBOX_SITE_CA)
+        conn = http.client.HTTPSConnection(LB_ADDRESS, 443, timeout=10, context=context)
+        conn.sock = context.wrap_socket(socket.create_connection((LB_ADDRESS, 443), timeout=10), server_hostname=SITE)
     else:
-        conn = http.client.HTTPConnection(address, port, timeout=10)
-    conn.request("GET", path, headers={"Host": name})
+        conn = http.client.HTTPConnection(LB_ADDRESS, port, timeout=10)
+    conn.request("GET", path, headers={"Host": SITE})
     response = conn.getresponse()
     return response.status, {k.lower(): v for k, v in response.getheaders()}
+
+
+def served_certificate() -> dict:
+    """The site's certificate as lb1 serves it, verified against the ACME server's roots."""
+    context = ssl.create_default_context(cafile=SANDBOX_SITE_CA)
+    with context.wrap_socket(socket.create_connection((LB_ADDRESS, 443), timeout=10), server_hostname=SITE) as tls:
+        return tls.getpeercert()
+
+
+def test_the_site_certificate_was_issued_by_the_acme_server_through_certbot():
+    cert = served_certificate()
+    issuer = dict(pair[0] for pair in cert["issuer"])
+    assert issuer["commonName"].startswith("Pebble Intermediate"), issuer
+    assert sorted(value for kind, value in cert["subjectAltName"] if kind == "DNS") == sorted(
+        HOSTVARS["lb1"]["nginx_sites"][0]["server_names"])
+    lineage = run_as("lb1", "debian", "ansible_ed25519", "sudo -n certbot certificates --cert-name portfolio")
+    assert lineage.returncode == 0, lineage.stderr
+    assert "Certificate Name: portfolio" in lineage.stdout, lineage.stdout
+    days = re.search(r"VALID: (\d+) days", lineage.stdout)
+    assert days and 80 <= int(days.group(1)) <= 90, lineage.stdout   # Let's Encrypt's 90-day lifetime
+
+
+def test_a_forced_renewal_is_served_after_the_deploy_hook_reloads_nginx():
+    before = served_certificate()["serialNumber"]
+    renew = ssh(LB_ADDRESS, "debian", str(KEYS / "ansible_ed25519"),
+                "sudo -n env REQUESTS_CA_BUNDLE=/etc/ssl/sandbox-acme-api-ca.pem "
+                "certbot renew --force-renewal --cert-name portfolio --no-random-sleep-on-renew", timeout=60)
+    assert renew.returncode == 0, renew.stdout + renew.stderr
+    assert wait_for(lambda: served_certificate()["serialNumber"] != before, timeout=30, interval=1)
 
 
 def test_the_load_balancer_redirects_to_https_and_sends_hsts():

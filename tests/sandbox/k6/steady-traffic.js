@@ -1,5 +1,5 @@
 // Steady, bounded traffic through the sandbox's load balancer while a deploy
-// or rollback runs (tests/sandbox/test_deploy.py). Every response must be 200.
+// or rollback runs (paas_testlib.steady_traffic). Every response must be 200.
 // Bounded twice: at most MAX_SECONDS, and VUS virtual users with a pause.
 import http from 'k6/http';
 import { check, sleep } from 'k6';
@@ -17,7 +17,7 @@ export const options = {
     },
   },
   hosts: { [name]: address },         // as DNS would: TLS SNI and Host carry the name
-  insecureSkipTLSVerify: true,        // the site's certificate is the sandbox's internal CA's, which k6 does not trust
+  // The certificate is verified: SSL_CERT_FILE names the roots of the sandbox's ACME server.
   thresholds: { http_req_failed: ['rate==0'] },
 };
 

@@ -15,7 +15,7 @@ export ANSIBLE_CALLBACKS_ENABLED := ansible.posix.profile_tasks,ansible.posix.ti
 endif
 
 .PHONY: help venv engine image prerequisites sandbox sandbox-up sandbox-converge sandbox-reset \
-        sandbox-deploy sandbox-destroy test lint unit molecule drift go-live
+        sandbox-deploy sandbox-destroy test lint unit molecule drift go-live scan-tools security-scan
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -77,3 +77,9 @@ drift: venv ## Drift report: site.yml in check+diff mode; exit 2 on drift (INVEN
 
 go-live: venv ## Go-live checklist, read-only: a pass/fail table; non-zero on a failure (INVENTORY=... VAULT_ID=...)
 	$(BIN)/ansible-playbook -i $(DRIFT_INVENTORY) --vault-id $(DRIFT_VAULT_ID) playbooks/go-live-check.yml
+
+scan-tools: ## Install the security scan's tools (nmap, testssl.sh from Debian; .venv-scan with sslyze, httpobs)
+	@scripts/scan-tools.sh
+
+security-scan: venv scan-tools ## Security scans with one report: ssh-audit, open ports, TLS, headers, Lynis (INVENTORY=... VAULT_ID=... SCAN_ARGS=...)
+	$(BIN)/ansible-playbook -i $(DRIFT_INVENTORY) --vault-id $(DRIFT_VAULT_ID) playbooks/security-scan.yml $(SCAN_ARGS)

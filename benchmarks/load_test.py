@@ -39,7 +39,8 @@ from benchlib import ROOT, SANDBOX_VAULT_ID, must, run
 K6 = str(Path(sys.executable).parent / "k6")
 SCRIPT = ROOT / "benchmarks" / "k6" / "portfolio-load.js"
 REPORTS = ROOT / "reports" / "load-test"
-CA = ROOT / ".sandbox" / "acme" / "roots.pem"   # the roots of the sandbox's ACME server, which issues the site's certificate
+# The roots of the sandbox's ACME server, which issues the site's certificate.
+CA = ROOT / ".sandbox" / "acme" / "roots.pem"
 P95_TARGET_MS, ERROR_TARGET = 500.0, 0.001
 
 

@@ -4,9 +4,9 @@ run locally (issue 7). SSL Labs and the public Observatory cannot reach a test c
 
     .venv/bin/python benchmarks/tls_scan.py [--keep]
 
-Needs: the scanner virtualenv `.venv-scan` (benchmarks/scan-requirements.txt, plus httpobs 0.9.3
-installed with --no-deps), testssl.sh 3.2 (TESTSSL=path/to/testssl.sh; github.com/testssl/testssl.sh,
-tag v3.2.3) and dig on this machine.
+Needs: the scanner virtualenv `.venv-scan` (`make scan-tools`: requirements-scan.txt and httpobs
+0.9.3), testssl.sh 3.2 for its rating (TESTSSL=path/to/testssl.sh; github.com/testssl/testssl.sh, tag
+v3.2.3: Debian 12's 3.0.8 has no rating) and dig on this machine.
 
 Brings up the certbot role's Molecule scenario (nginx and certbot on a load balancer; pebble and
 BIND beside it), so the site serves a certificate pebble issued through certbot, then runs:
@@ -31,16 +31,7 @@ SCENARIO = ROOT / "roles" / "certbot"
 LB, ACME = "10.84.0.10", "10.84.0.20"
 SITE = "paas.test"
 SCAN_BIN = ROOT / ".venv-scan" / "bin"
-OBSERVATORY = """
-import json, socket, sys
-real = socket.getaddrinfo
-socket.getaddrinfo = lambda host, *a, **k: real(sys.argv[2] if host == sys.argv[1] else host, *a, **k)
-from httpobs.scanner.local import scan
-result = scan(sys.argv[1])
-print(json.dumps({"grade": result["scan"]["grade"], "score": result["scan"]["score"],
-                  "passed": result["scan"]["tests_passed"], "tests": result["scan"]["tests_quantity"],
-                  "failed": [k for k, v in result["tests"].items() if not v["pass"]]}))
-"""
+OBSERVATORY = ROOT / "scripts" / "observatory-scan.py"
 
 
 def run(argv: list[str], what: str, cwd: Path = ROOT, env: dict | None = None, ok=(0,)) -> str:
@@ -72,7 +63,7 @@ def main() -> int:
             report = Path(scratch) / "testssl.json"
             rating = run([testssl, "--quiet", "--color", "0", "--add-ca", str(root), "--ip", LB,
                           "--jsonfile", str(report), f"https://{SITE}/"], "testssl.sh", ok=tuple(range(256)))
-            observatory = json.loads(run([str(SCAN_BIN / "python"), "-c", OBSERVATORY, SITE, LB], "httpobs",
+            observatory = json.loads(run([str(SCAN_BIN / "python"), str(OBSERVATORY), SITE, LB], "httpobs",
                                          env={"REQUESTS_CA_BUNDLE": str(root)}))
     finally:
         if not args.keep:

@@ -3,7 +3,7 @@
 Pure functions: no I/O. Unit tests: tests/unit/test_golive.py.
 
     {{ evidence | golive_rows(limits) }} -> [{check, subject, status: pass|fail|warn, detail}]
-    {{ rows | golive_table }}            -> the rows as a fixed-width text table
+    {{ rows | checks_table }}            -> the rows as a fixed-width text table
 
 `evidence` is what the playbook gathered, each key optional (a check whose
 key is absent does not apply to the inventory and gives no row); Prometheus
@@ -40,8 +40,8 @@ description:
   - Each row is C({check, subject, status, detail}); status C(fail) fails the checklist, C(warn) is shown only.
 positional: limits
 ---
-name: golive_table
-short_description: Go-live rows as a fixed-width text table (status, check, subject, detail)
+name: checks_table
+short_description: Check rows (go-live checklist, security scan) as a fixed-width table
 """
 
 LIMITS = {
@@ -322,7 +322,7 @@ def golive_rows(evidence: Mapping, limits: Mapping | None = None) -> list[dict]:
     return [row for key, check in CHECKS.items() if key in evidence for row in check(evidence[key], merged)]
 
 
-def golive_table(rows: Sequence[Mapping]) -> str:
+def checks_table(rows: Sequence[Mapping]) -> str:
     """STATUS  CHECK  SUBJECT  DETAIL, one line per row, columns padded; a summary line last."""
     header = ("STATUS", "CHECK", "SUBJECT", "DETAIL")
     lines = [header] + [(r["status"].upper(), r["check"], r["subject"], r["detail"]) for r in rows]
@@ -338,4 +338,4 @@ class FilterModule:
     """Go-live checklist filters."""
 
     def filters(self):
-        return {"golive_rows": golive_rows, "golive_table": golive_table}
+        return {"golive_rows": golive_rows, "checks_table": checks_table}

@@ -214,7 +214,11 @@ VVV = {"ANSIBLE_VERBOSITY": "3"}
 
 
 def suite_sandbox() -> list[Step]:
-    steps = [command_step("sandbox/up", ["make", "--no-print-directory", "sandbox-up"], timeout=900)]
+    # The security scan's tools (tests/sandbox/test_security.py): nmap, testssl.sh, .venv-scan.
+    steps = [command_step("sandbox/scan-tools", ["make", "--no-print-directory", "scan-tools"], timeout=900)]
+    if steps[-1].failed:
+        return steps
+    steps.append(command_step("sandbox/up", ["make", "--no-print-directory", "sandbox-up"], timeout=900))
     if steps[-1].failed:
         return steps
     steps.append(command_step("sandbox/converge", ["make", "--no-print-directory", "sandbox-converge"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from golive import golive_rows, golive_table
+from golive import checks_table, golive_rows
 
 DAY = 86400
 
@@ -146,7 +146,7 @@ def test_a_malformed_prometheus_answer_is_refused():
 def test_the_table_lists_every_row_and_counts_each_status():
     rows = golive_rows({"alerts": [alert("X", "warning")],
                         "targets": vector(({"job": "node", "instance": "db1"}, 0))})
-    table = golive_table(rows).splitlines()
+    table = checks_table(rows).splitlines()
     assert table[0].split() == ["STATUS", "CHECK", "SUBJECT", "DETAIL"]
     assert table[1].split()[:2] == ["FAIL", "monitoring"] and table[2].split()[:3] == ["WARN", "firing", "alerts"]
     assert table[-1] == "0 passed, 1 warnings, 1 failed"

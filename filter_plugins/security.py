@@ -35,7 +35,8 @@ description:
     C(testssl) (C([{site, lb, content}]), testssl.sh's JSON report as slurp returns it),
     C(observatory) (C([{site, lb, rc, stdout}]), scripts/observatory-scan.py's JSON),
     C(lynis) (C({host: content}), each host's Lynis report as slurp returns it, '' when unread).
-  - limits - C(lynis_min_index), C(observatory_min_grade), C(testssl_fail_severities).
+  - limits - C(lynis_min_index), C(observatory_min_grade), C(testssl_fail_severities), C(testssl_accepted)
+    (finding id to the reason it is accepted).
   - Each row is C({check, subject, status, detail}); status C(fail) fails the scan.
 positional: limits
 ---
@@ -58,6 +59,7 @@ LIMITS = {
     "lynis_min_index": 80,
     "observatory_min_grade": "A",
     "testssl_fail_severities": ["HIGH", "CRITICAL"],
+    "testssl_accepted": {},
 }
 
 
@@ -181,7 +183,13 @@ def check_tls(results, limits: Mapping) -> list[dict]:
 
 
 def check_testssl(results, limits: Mapping) -> list[dict]:
+    """No finding rated HIGH or CRITICAL (testssl_fail_severities), except those accepted with a reason
+    (testssl_accepted: {finding id: reason}), which the row names."""
     severities = {s.upper() for s in limits["testssl_fail_severities"]}
+    accepted = limits.get("testssl_accepted") or {}
+    if not isinstance(accepted, Mapping) or not all(str(reason).strip() for reason in accepted.values()):
+        raise AnsibleFilterError("security_rows: testssl_accepted must map each finding id to the reason it is "
+                                 f"accepted, got {accepted!r}")
     rows = []
     for result in results:
         subject = f"{result['site']} at {result['lb']}"
@@ -193,15 +201,18 @@ def check_testssl(results, limits: Mapping) -> list[dict]:
         if not isinstance(findings, list) or not findings:
             rows.append(_row("TLS (testssl.sh)", subject, False, "no report read"))
             continue
-        bad = [f"{f.get('id')} ({f.get('severity')}: {f.get('finding')})" for f in findings
-               if str(f.get("severity", "")).upper() in severities]
+        rated = [f for f in findings if str(f.get("severity", "")).upper() in severities]
+        bad = [f"{f.get('id')} ({f.get('severity')}: {f.get('finding')})" for f in rated if f.get("id") not in accepted]
+        excused = [f"{f.get('id')} ({accepted[f.get('id')]})" for f in rated if f.get("id") in accepted]
         counted: dict[str, int] = {}
         for finding in findings:
             counted[str(finding.get("severity", "?"))] = counted.get(str(finding.get("severity", "?")), 0) + 1
         summary = ", ".join(f"{k} {v}" for k, v in sorted(counted.items()))
-        rows.append(_row("TLS (testssl.sh)", subject, not bad,
-                         "; ".join(bad[:5]) if bad
-                         else f"no finding rated {' or '.join(sorted(severities))} ({summary})"))
+        detail = ("; ".join(bad[:5]) if bad
+                  else f"no finding rated {' or '.join(sorted(severities))} but those accepted ({summary})")
+        if excused:
+            detail += "; accepted: " + "; ".join(excused)
+        rows.append(_row("TLS (testssl.sh)", subject, not bad, detail))
     return rows
 
 

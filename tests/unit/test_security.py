@@ -117,9 +117,23 @@ def test_testssl_fails_on_a_high_or_critical_finding_and_on_a_missing_report():
                                       {"site": "a.test", "lb": "lb2", "content": b64(json.dumps(bad))},
                                       {"site": "a.test", "lb": "lb3", "content": None}]})
     assert [r["status"] for r in rows] == ["pass", "fail", "fail"]
-    assert rows[0]["detail"] == "no finding rated CRITICAL or HIGH (LOW 1, OK 1)"
+    assert rows[0]["detail"] == "no finding rated CRITICAL or HIGH but those accepted (LOW 1, OK 1)"
     assert rows[1]["detail"].startswith("SWEET32 (HIGH: VULNERABLE)")
     assert rows[2]["detail"] == "no report read"
+
+
+def test_testssl_findings_accepted_with_a_reason_pass_and_are_named():
+    bad = [{"id": "cipher_order", "severity": "HIGH", "finding": "NOT a cipher order configured"},
+           {"id": "SWEET32", "severity": "HIGH", "finding": "VULNERABLE"}]
+    evidence = {"testssl": [{"site": "a.test", "lb": "lb1", "content": b64(json.dumps(bad))}]}
+    accepted = {"cipher_order": "Mozilla intermediate: the client chooses"}
+    row = security_rows(evidence, {"testssl_accepted": accepted})[0]
+    assert row["status"] == "fail" and row["detail"].startswith("SWEET32")
+    row = security_rows(evidence, {"testssl_accepted": {**accepted, "SWEET32": "no 3DES offered to users"}})[0]
+    assert row["status"] == "pass"
+    assert "accepted: cipher_order (Mozilla intermediate: the client chooses); SWEET32" in row["detail"]
+    with pytest.raises(AnsibleFilterError, match="testssl_accepted must map each finding id to the reason"):
+        security_rows(evidence, {"testssl_accepted": {"SWEET32": ""}})
 
 
 def test_observatory_grade_is_compared_with_the_minimum():

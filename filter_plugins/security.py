@@ -16,6 +16,7 @@ import base64
 import ipaddress
 import json
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 try:
@@ -204,9 +205,7 @@ def check_testssl(results, limits: Mapping) -> list[dict]:
         rated = [f for f in findings if str(f.get("severity", "")).upper() in severities]
         bad = [f"{f.get('id')} ({f.get('severity')}: {f.get('finding')})" for f in rated if f.get("id") not in accepted]
         excused = [f"{f.get('id')} ({accepted[f.get('id')]})" for f in rated if f.get("id") in accepted]
-        counted: dict[str, int] = {}
-        for finding in findings:
-            counted[str(finding.get("severity", "?"))] = counted.get(str(finding.get("severity", "?")), 0) + 1
+        counted = Counter(str(finding.get("severity", "?")) for finding in findings)
         summary = ", ".join(f"{k} {v}" for k, v in sorted(counted.items()))
         detail = ("; ".join(bad[:5]) if bad
                   else f"no finding rated {' or '.join(sorted(severities))} but those accepted ({summary})")

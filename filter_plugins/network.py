@@ -6,7 +6,7 @@ Pure functions: no I/O, no network. Unit tests: tests/unit/test_network.py.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 try:
     from ansible.errors import AnsibleFilterError
@@ -35,6 +35,10 @@ short_description: Whether an IP address lies in any of a list of networks
 ---
 name: addresses_in_cidrs
 short_description: The addresses of a list that lie in any of a list of networks
+---
+name: firewall_visible_ports
+short_description: The TCP ports the firewall is meant to show a scan from an address, per host
+positional: hostvars, lbs, source
 ---
 name: listen_address_problems
 short_description: A preflight rule - a service's listen address must be one IP address
@@ -117,6 +121,21 @@ def addresses_in_cidrs(addresses: Iterable, cidrs: Iterable) -> list:
     if isinstance(addresses, str) or not isinstance(addresses, Iterable):
         raise AnsibleFilterError(f"addresses_in_cidrs: expected a list of addresses, got {addresses!r}")
     return [a for a in addresses if address_in_cidrs(a, cidrs)]
+
+
+def firewall_visible_ports(hosts: Sequence[str], hostvars: Mapping, lbs: Sequence[str],
+                           source: str) -> list[dict]:
+    """What the firewall is meant to show a scan from source (an address; "" for the controller, which is in
+    every host's SSH sources since Ansible reaches the hosts over SSH): 80 and 443 on the load balancers, 22
+    where source is in the host's hardening_firewall_ssh_sources, nothing else."""
+    expected = []
+    for host in hosts:
+        variables = hostvars[host]
+        ssh_sources = variables.get("hardening_firewall_ssh_sources") or []
+        ssh = not source or address_in_cidrs(source, ssh_sources)
+        ports = ([80, 443] if host in lbs else []) + ([int(variables.get("ansible_port") or 22)] if ssh else [])
+        expected.append({"host": host, "address": str(variables.get("ansible_host") or host), "ports": sorted(ports)})
+    return expected
 
 
 def tier_firewall_rules(tier_rules: Mapping, group_names: Iterable[str], groups: Mapping, hostvars: Mapping,
@@ -202,6 +221,7 @@ class FilterModule:
             "listen_address_problems": listen_address_problems,
             "address_in_cidrs": address_in_cidrs,
             "addresses_in_cidrs": addresses_in_cidrs,
+            "firewall_visible_ports": firewall_visible_ports,
             "tier_firewall_rules": tier_firewall_rules,
             "nft_comparable": nft_comparable,
         }

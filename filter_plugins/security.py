@@ -4,7 +4,6 @@ Pure functions: no I/O. Unit tests: tests/unit/test_security.py.
 
     {{ report_text | lynis_report }}         -> {index, warnings: [test id], suggestions: count}
     {{ nmap_xml | nmap_open_ports }}         -> {address: [open TCP port]}
-    {{ hosts | security_expected_ports(hostvars, lbs, source) }} -> [{host, address, ports}]
     {{ evidence | security_rows(limits) }}   -> [{check, subject, status: pass|fail, detail}]
 
 The rows print with `checks_table` (filter_plugins/golive.py), as the go-live checklist's do.
@@ -13,11 +12,10 @@ The rows print with `checks_table` (filter_plugins/golive.py), as the go-live ch
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 try:
     from ansible.errors import AnsibleFilterError
@@ -31,7 +29,7 @@ short_description: The security scan's rows from the scanners' answers playbooks
 description:
   - evidence keys (each optional; absent means the scan was not run) -
     C(ssh_audit) (C([{host, rc, stdout}]), ssh-audit against a policy),
-    C(ports) (C({rc, xml, error, source, expected}), nmap's XML report and security_expected_ports),
+    C(ports) (C({rc, xml, error, source, expected}), nmap's XML report and firewall_visible_ports' answer),
     C(tls) (C([{site, lb, rc, stdout}]), sslyze against Mozilla's profile),
     C(testssl) (C([{site, lb, content}]), testssl.sh's JSON report as slurp returns it),
     C(observatory) (C([{site, lb, rc, stdout}]), scripts/observatory-scan.py's JSON),
@@ -46,14 +44,6 @@ short_description: The hardening index, warnings and suggestion count of a Lynis
 ---
 name: nmap_open_ports
 short_description: The open TCP ports per address of an nmap XML report (-oX)
----
-name: security_expected_ports
-short_description: The TCP ports the firewall is meant to show a scan from an address, per host
-positional: hostvars, lbs, source
----
-name: address_in_networks
-short_description: Whether an address lies in any of the networks (CIDR or single addresses) given
-positional: networks
 """
 
 LIMITS = {
@@ -104,29 +94,6 @@ def nmap_open_ports(xml: str) -> dict:
                                 if port.get("protocol") == "tcp" and port.find("state") is not None
                                 and port.find("state").get("state") == "open")
     return found
-
-
-def address_in_networks(address: str, networks: Sequence[str]) -> bool:
-    """True when address is in one of networks (each a CIDR network or a single address)."""
-    try:
-        ip = ipaddress.ip_address(str(address))
-        return any(ip in ipaddress.ip_network(str(net), strict=False) for net in networks or [])
-    except ValueError as error:
-        raise AnsibleFilterError(f"address_in_networks: {error}") from error
-
-
-def security_expected_ports(hosts: Sequence[str], hostvars: Mapping, lbs: Sequence[str], source: str) -> list[dict]:
-    """What the firewall is meant to show a scan from source (an address; "" for the controller, which is in
-    every host's SSH sources since Ansible reaches the hosts over SSH): 80 and 443 on the load balancers, 22
-    where source is in the host's hardening_firewall_ssh_sources, nothing else."""
-    expected = []
-    for host in hosts:
-        variables = hostvars[host]
-        ssh_sources = variables.get("hardening_firewall_ssh_sources") or []
-        ssh = not source or address_in_networks(source, ssh_sources)
-        ports = ([80, 443] if host in lbs else []) + ([int(variables.get("ansible_port") or 22)] if ssh else [])
-        expected.append({"host": host, "address": str(variables.get("ansible_host") or host), "ports": sorted(ports)})
-    return expected
 
 
 def _decode(content) -> str:
@@ -284,6 +251,4 @@ class FilterModule:
     """Security scan filters."""
 
     def filters(self):
-        return {"lynis_report": lynis_report, "nmap_open_ports": nmap_open_ports,
-                "address_in_networks": address_in_networks, "security_expected_ports": security_expected_ports,
-                "security_rows": security_rows}
+        return {"lynis_report": lynis_report, "nmap_open_ports": nmap_open_ports, "security_rows": security_rows}

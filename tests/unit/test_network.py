@@ -5,6 +5,7 @@ from ansible.errors import AnsibleFilterError
 from network import (
     address_in_cidrs,
     addresses_in_cidrs,
+    firewall_visible_ports,
     invalid_cidrs,
     invalid_ports,
     listen_address_problems,
@@ -172,3 +173,18 @@ def test_nft_comparable_sees_a_rule_added_by_hand_and_a_static_element():
     assert nft_comparable(inserted) != nft_comparable(RUNNING_TABLE)
     widened = RUNNING_TABLE.replace("{ 10.80.0.0/24 }", "{ 0.0.0.0/0 }")
     assert nft_comparable(widened) != nft_comparable(RUNNING_TABLE)
+
+
+def test_firewall_visible_ports_show_ssh_only_to_its_sources_and_the_web_only_on_load_balancers():
+    hostvars = {"lb1": {"ansible_host": "10.0.0.10", "hardening_firewall_ssh_sources": ["10.0.0.0/24"]},
+                "db1": {"ansible_host": "10.0.0.13", "ansible_port": 2222,
+                        "hardening_firewall_ssh_sources": ["10.0.0.0/24", "192.0.2.5"]}}
+    inside = firewall_visible_ports(["lb1", "db1"], hostvars, ["lb1"], "10.0.0.1")
+    assert inside == [{"host": "lb1", "address": "10.0.0.10", "ports": [22, 80, 443]},
+                      {"host": "db1", "address": "10.0.0.13", "ports": [2222]}]
+    outside = firewall_visible_ports(["lb1", "db1"], hostvars, ["lb1"], "198.51.100.7")
+    assert [e["ports"] for e in outside] == [[80, 443], []]
+    # A single address among the SSH sources; from the controller itself (no source given) every sshd
+    # shows, as Ansible reaches them.
+    assert [e["ports"] for e in firewall_visible_ports(["db1"], hostvars, [], "192.0.2.5")] == [[2222]]
+    assert [e["ports"] for e in firewall_visible_ports(["db1"], hostvars, [], "")] == [[2222]]

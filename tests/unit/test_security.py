@@ -7,13 +7,7 @@ import json
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from security import (
-    address_in_networks,
-    lynis_report,
-    nmap_open_ports,
-    security_expected_ports,
-    security_rows,
-)
+from security import lynis_report, nmap_open_ports, security_rows
 
 NMAP = """<?xml version="1.0"?>
 <nmaprun scanner="nmap">
@@ -54,29 +48,6 @@ def test_nmap_open_ports_lists_only_open_tcp_ports_per_address():
     assert nmap_open_ports(NMAP) == {"10.0.0.10": [80, 443], "10.0.0.11": []}
     with pytest.raises(AnsibleFilterError, match="not an nmap XML report"):
         nmap_open_ports("Starting Nmap")
-
-
-@pytest.mark.parametrize(("address", "networks", "inside"), [
-    ("10.80.0.1", ["10.80.0.0/24"], True),
-    ("198.51.100.7", ["10.80.0.0/24", "192.0.2.5"], False),
-    ("192.0.2.5", ["10.80.0.0/24", "192.0.2.5"], True),
-    ("10.80.0.1", [], False),
-])
-def test_address_in_networks(address, networks, inside):
-    assert address_in_networks(address, networks) is inside
-
-
-def test_expected_ports_show_ssh_only_to_its_sources_and_the_web_only_on_load_balancers():
-    hostvars = {"lb1": {"ansible_host": "10.0.0.10", "hardening_firewall_ssh_sources": ["10.0.0.0/24"]},
-                "db1": {"ansible_host": "10.0.0.13", "ansible_port": 2222,
-                        "hardening_firewall_ssh_sources": ["10.0.0.0/24"]}}
-    inside = security_expected_ports(["lb1", "db1"], hostvars, ["lb1"], "10.0.0.1")
-    assert inside == [{"host": "lb1", "address": "10.0.0.10", "ports": [22, 80, 443]},
-                      {"host": "db1", "address": "10.0.0.13", "ports": [2222]}]
-    outside = security_expected_ports(["lb1", "db1"], hostvars, ["lb1"], "198.51.100.7")
-    assert [e["ports"] for e in outside] == [[80, 443], []]
-    # From the controller itself (no source given): it reaches every sshd, as Ansible does.
-    assert [e["ports"] for e in security_expected_ports(["db1"], hostvars, [], "")] == [[2222]]
 
 
 def test_open_ports_pass_only_when_exactly_the_expected_ones_are_open():

@@ -90,10 +90,10 @@ def proxy(tmp_path):
 
     def restart():
         state["process"].terminate()
-        state["process"].wait(10)
+        assert state["process"].wait(10) == 0   # stopped by its SIGTERM handler, not killed by the signal
         state["process"] = start()
 
-    yield {"port": port, "cli": cli, "restart": restart}
+    yield {"port": port, "cli": cli, "restart": restart, "process": lambda: state["process"]}
     state["process"].terminate()
     state["process"].wait(10)
 
@@ -208,3 +208,14 @@ def test_routes_survive_a_restart_of_the_proxy(proxy):
     proxy["restart"]()
     assert get(proxy["port"]) == (200, "v1")
     v1.close()
+
+
+def test_the_stand_in_catches_sigterm_and_exits_cleanly(proxy):
+    """As a container's first process, a process that catches no SIGTERM ignores it (Docker's stop then
+    waits 10 s, a host's shutdown 90 s): the stand-in catches it, as the real kamal-proxy does."""
+    process = proxy["process"]()
+    caught = next(line for line in Path(f"/proc/{process.pid}/status").read_text().splitlines()
+                  if line.startswith("SigCgt:"))
+    assert int(caught.split()[1], 16) & (1 << (15 - 1)), caught   # SIGTERM is signal 15
+    proxy["restart"]()   # terminate() (SIGTERM), wait up to 10 s, start again
+    assert proxy["process"]().returncode is None

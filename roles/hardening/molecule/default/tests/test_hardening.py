@@ -238,7 +238,9 @@ def test_aide_reports_a_program_planted_in_a_system_directory(host):
 def test_rkhunter_reports_a_tampered_system_binary(host):
     host.run("cp -p /usr/bin/whoami /root/whoami.orig && printf '\\n' >> /usr/bin/whoami")
     try:
-        result = host.run("rkhunter --check --skip-keypress --nocolors --report-warnings-only --enable properties")
+        # Only the hash comparison of the properties tests (what a changed binary trips): the whole
+        # properties group also runs `file` and `stat` on every watched file, a third more time.
+        result = host.run("rkhunter --check --skip-keypress --nocolors --report-warnings-only --enable hashes")
     finally:
         host.run("cp -p /root/whoami.orig /usr/bin/whoami")
     assert result.rc == 1

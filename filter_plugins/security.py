@@ -90,10 +90,13 @@ def nmap_open_ports(xml: str) -> dict:
         address = next((a.get("addr") for a in host.iter("address") if a.get("addrtype") == "ipv4"), None)
         if address is None:
             continue
-        found[address] = sorted(int(port.get("portid")) for port in host.iter("port")
-                                if port.get("protocol") == "tcp" and port.find("state") is not None
-                                and port.find("state").get("state") == "open")
+        found[address] = sorted(int(port.get("portid")) for port in host.iter("port") if _open_tcp(port))
     return found
+
+
+def _open_tcp(port) -> bool:
+    state = port.find("state")
+    return port.get("protocol") == "tcp" and state is not None and state.get("state") == "open"
 
 
 def _decode(content) -> str:

@@ -55,19 +55,19 @@ def test_every_inventory_has_the_same_function_groups():
         assert found - expected <= optional, (inventory, found - expected - optional)
 
 
-def probe_alone(role: str, variables: dict) -> Probe:
-    """One case in its own ansible-playbook run of tests/playbooks/role-argspec-probe.yml."""
-    result = playbook("-i", "localhost,", "tests/playbooks/role-argspec-probe.yml", "--check", "--tags", "probe",
-                      "-e", json.dumps({"probe_role": role, **variables}))
-    return Probe(result.returncode == 0, result.stdout + result.stderr)
-
-
 @dataclass
 class Probe:
     """The outcome of one case: whether the role's checks passed, and what they said."""
 
     passed: bool
     said: str
+
+
+def probe_alone(role: str, variables: dict) -> Probe:
+    """One case in its own ansible-playbook run of tests/playbooks/role-argspec-probe.yml."""
+    result = playbook("-i", "localhost,", "tests/playbooks/role-argspec-probe.yml", "--check", "--tags", "probe",
+                      "-e", json.dumps({"probe_role": role, **variables}))
+    return Probe(result.returncode == 0, result.stdout + result.stderr)
 
 
 def case_key(role: str, variables: dict) -> str:
@@ -91,11 +91,10 @@ RUN_ONCE_ROLES = {"internal_ca"}
 
 def probe_batch(cases: list[tuple[str, dict]], workdir: Path) -> dict[str, Probe]:
     """Every case in one ansible-playbook run, each case on a host of its own (caseN, local
-    connection, the case's variables as host variables), the cases of one role in one play (Ansible
-    loads the role once for all of them; a role with run_once checks gets a play per case), the role
-    included in a block whose rescue keeps the run going after a refusal. The JSON callback gives
-    each host's failed results. Starting Ansible once instead of once per case (about 1.5 s each)
-    is what makes this file fast."""
+    connection, the case's variables as host variables), the cases of one role in one play (a role
+    with run_once checks gets a play per case), the role included in a block whose rescue keeps the
+    run going after a refusal. The JSON callback gives each host's failed results. Starting Ansible
+    once instead of once per case (about 1.5 s each) is what makes this file fast."""
     hosts = {f"case{n}": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
                           "probe_role": role, **variables} for n, (role, variables) in enumerate(cases)}
     (workdir / "inventory.yml").write_text(json.dumps({"all": {"hosts": hosts}}))

@@ -34,13 +34,17 @@ def must(argv: list[str], what: str, timeout: int = 900, env: dict | None = None
 def test_hosts(names: list[str], network: str, keep: bool = False, memory: str | None = None) -> Iterator[None]:
     """Test hosts from the project image on one network, removed afterwards unless keep."""
     platforms = [{"name": n, "networks": [{"name": network}], **({"memory": memory} if memory else {})} for n in names]
-    extra = json.dumps({"molecule_yml": {"platforms": platforms}})
+    # Their own inventory (the controller only, with the controller's Python as Ansible's implicit
+    # localhost has it), not ansible.cfg's default, the sandbox's, whose vaulted variables would
+    # need the sandbox's vault identity.
+    local = [PLAYBOOK, "-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}",
+             "-e", json.dumps({"molecule_yml": {"platforms": platforms}})]
     try:
-        must([PLAYBOOK, ".config/molecule/create.yml", "-e", extra], "creating the test hosts", 600)
+        must([*local, ".config/molecule/create.yml"], "creating the test hosts", 600)
         yield
     finally:
         if not keep:
-            run([PLAYBOOK, ".config/molecule/destroy.yml", "-e", extra], 300)
+            run([*local, ".config/molecule/destroy.yml"], 300)
 
 
 def converge(names: list[str], playbook: str, timeout: int = 1800) -> None:

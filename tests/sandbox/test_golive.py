@@ -38,6 +38,18 @@ def prometheus(expr: str) -> list[dict]:
     return json.loads(result.stdout)["data"]["result"]
 
 
+def amtool(arguments: str):
+    """amtool against the sandbox's Alertmanager (on mon1's loopback)."""
+    return ssh(MON1, "debian", KEY, f"amtool --alertmanager.url=http://127.0.0.1:9093 {arguments}")
+
+
+def drill_alert(name: str, ends_in: float):
+    """Send a critical drill alert named name that ends ends_in seconds from now (negative: resolved)."""
+    end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + ends_in))
+    return amtool(f"alert add alertname={name} severity=critical instance=sandbox-test --annotation=summary=drill "
+                  f"--end={end}")
+
+
 def load_balancer_errors() -> tuple[list[dict], list[dict]]:
     """lb1's 5xx answers, split into the blackbox probes' /up finding no app on any upstream (from nginx's
     start in the converge until the first deploy) and any other."""
@@ -55,9 +67,8 @@ def test_the_go_live_check_passes_on_the_converged_sandbox():
         # The probes got 502 from the site until the app was first deployed: a real burn of the error budget
         # (the HttpError* alerts fire while it is inside their windows, up to 6 hours). Acknowledged as an
         # operator would, with a silence and its reason, which the checklist lists instead of failing on.
-        silenced = ssh(MON1, "debian", KEY, "amtool --alertmanager.url=http://127.0.0.1:9093 silence add "
-                       "'alertname=~HttpError.*' --duration=6h --author=tests/sandbox/test_golive.py "
-                       f"--comment='{len(no_app)} probes got 502 before the first deploy'")
+        silenced = amtool("silence add 'alertname=~HttpError.*' --duration=6h --author=tests/sandbox/test_golive.py "
+                          f"--comment='{len(no_app)} probes got 502 before the first deploy'")
         assert silenced.returncode == 0, silenced.stderr
     # test_drift.py's last, clean result reaches Prometheus at its next scrape of mon1's node exporter.
     assert wait_for(lambda: prometheus("max(paas_drift_changes) == 0"), timeout=120, interval=5), \
@@ -88,9 +99,7 @@ def test_a_certificate_inside_the_limit_fails_the_go_live_check_by_name():
 
 def test_a_critical_alert_pages_and_reaches_the_chat_in_the_sandbox():
     name = f"SandboxDrill{uuid.uuid4().hex[:8]}"
-    added = ssh(MON1, "debian", KEY, "amtool --alertmanager.url=http://127.0.0.1:9093 alert add "
-                f"alertname={name} severity=critical instance=sandbox-test --annotation=summary=drill "
-                f"--end={time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(time.time() + 300))}")
+    added = drill_alert(name, ends_in=300)
     assert added.returncode == 0, added.stderr
 
     def received() -> list[dict]:
@@ -103,6 +112,5 @@ def test_a_critical_alert_pages_and_reaches_the_chat_in_the_sandbox():
     paged = next(r for r in received() if r["path"] == "/pagerduty")
     assert paged["body"]["routing_key"] == "sandbox-demo-pagerduty-routing-key"
     # Resolved again (an alert whose end has passed), so no later check sees it firing.
-    ssh(MON1, "debian", KEY, "amtool --alertmanager.url=http://127.0.0.1:9093 alert add "
-        f"alertname={name} severity=critical instance=sandbox-test --annotation=summary=drill "
-        f"--end={time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(time.time() - 1))}")
+    resolved = drill_alert(name, ends_in=-1)
+    assert resolved.returncode == 0, resolved.stderr

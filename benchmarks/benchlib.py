@@ -14,8 +14,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
-# The sandbox's public demo vault identity (ansible.cfg loads none).
-SANDBOX_VAULT_ID = "sandbox@inventories/sandbox/DEMO-vault-password.txt"
+# The venv's tools (ansible-inventory, ansible-vault) first on PATH for the test helpers below.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+# What the test suites also need comes from their helpers, written once.
+sys.path.insert(0, str(ROOT / "tests" / "lib"))
+from paas_testlib import (  # noqa: E402  (after the path it is found on)
+    SANDBOX_VAULT_ID,
+    container_ip,
+    inventory_host,
+    network_bridge,
+)
+
+__all__ = ["PLAYBOOK", "ROOT", "SANDBOX_VAULT_ID", "container_ip", "converge", "inventory_host", "must",
+           "network_bridge", "run", "test_hosts"]
 
 
 def run(argv: list[str], timeout: int = 900, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -53,7 +64,3 @@ def converge(names: list[str], playbook: str, timeout: int = 1800) -> None:
     must([PLAYBOOK, "-i", ",".join(names) + ",", "-c", "community.docker.docker", playbook],
          f"converging {', '.join(names)} with {playbook}", timeout, env={"ANSIBLE_CACHE_PLUGIN": "memory"})
 
-
-def container_ip(name: str) -> str:
-    return must(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name],
-                f"reading the address of {name}").stdout.strip()

@@ -34,7 +34,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchlib import ROOT, SANDBOX_VAULT_ID, must, run
+from benchlib import ROOT, inventory_host, must, network_bridge, run
 
 K6 = str(Path(sys.executable).parent / "k6")
 SCRIPT = ROOT / "benchmarks" / "k6" / "portfolio-load.js"
@@ -46,9 +46,7 @@ P95_TARGET_MS, ERROR_TARGET = 500.0, 0.001
 
 def sandbox() -> dict:
     """The load balancer's address, the site's name and the sandbox network, from the inventory."""
-    inventory = Path(sys.executable).parent / "ansible-inventory"
-    lb = json.loads(must([str(inventory), "-i", "inventories/sandbox", "--vault-id", SANDBOX_VAULT_ID,
-                          "--host", "lb1"], "reading the inventory").stdout)
+    lb = inventory_host("inventories/sandbox", "lb1")
     return {"address": lb["ansible_host"], "site": lb["nginx_sites"][0]["server_names"][0],
             "network": lb["sandbox_network"], "subnet": lb["sandbox_subnet"]}
 
@@ -57,10 +55,6 @@ def client_addresses(subnet: str, count: int) -> list[str]:
     """count addresses from the top of the subnet (the sandbox's hosts are numbered from the bottom)."""
     hosts = list(ipaddress.ip_network(subnet).hosts())
     return [str(a) for a in hosts[-count - 10:-10]]
-
-
-def bridge(network: str) -> str:
-    return "br-" + must(["docker", "network", "inspect", "-f", "{{.Id}}", network], "finding the bridge").stdout[:12]
 
 
 def k6(env: dict, rate: int, seconds: int, max_vus: int, local_ips: str, label: str) -> dict:
@@ -105,7 +99,7 @@ def main() -> None:
         sys.exit("load_test: no sandbox (run make sandbox first)")
     target = sandbox()
     addresses = client_addresses(target["subnet"], args.clients)
-    device = bridge(target["network"])
+    device = network_bridge(target["network"])
     env = {"SITE": target["site"], "LB_ADDRESS": target["address"], "SSL_CERT_FILE": str(CA)}
     prefix = ipaddress.ip_network(target["subnet"]).prefixlen
     added = []

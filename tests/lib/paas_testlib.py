@@ -62,6 +62,13 @@ def container_ip(name: str) -> str:
     return out[0]
 
 
+def network_bridge(network: str) -> str:
+    """This machine's bridge device for a Docker network ("br-" and the first 12 digits of its id)."""
+    network_id = subprocess.run(["docker", "network", "inspect", "-f", "{{.Id}}", network],
+                                check=True, capture_output=True, text=True, timeout=30).stdout.strip()
+    return f"br-{network_id[:12]}"
+
+
 def ssh(address: str, user: str, key: str, command: str = "true", timeout: int = 10,
         stdin: str | None = None) -> subprocess.CompletedProcess:
     """Log in over SSH from the test machine with only the given key, as a real user would.

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from paas_testlib import inventory_host, run_playbook, ssh
+from paas_testlib import inventory_host, network_bridge, run_playbook, ssh
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = str(ROOT / ".sandbox" / "ansible_ed25519")
@@ -25,9 +25,7 @@ OUTSIDE = "198.51.100.7"
 @contextlib.contextmanager
 def outside_address():
     """OUTSIDE on the sandbox network's bridge while the block runs; yields the bridge's name."""
-    network_id = subprocess.run(["docker", "network", "inspect", "-f", "{{.Id}}", LB["sandbox_network"]],
-                                capture_output=True, text=True, check=True, timeout=30).stdout.strip()
-    device = f"br-{network_id[:12]}"
+    device = network_bridge(LB["sandbox_network"])
     subprocess.run(["ip", "address", "add", f"{OUTSIDE}/32", "dev", device], check=True, timeout=30)
     try:
         yield device

@@ -78,8 +78,8 @@ drift: venv ## Drift report: site.yml in check+diff mode; exit 2 on drift (INVEN
 go-live: venv ## Go-live checklist, read-only: a pass/fail table; non-zero on a failure (INVENTORY=... VAULT_ID=...)
 	$(BIN)/ansible-playbook -i $(DRIFT_INVENTORY) --vault-id $(DRIFT_VAULT_ID) playbooks/go-live-check.yml
 
-scan-tools: ## Install the security scan's tools (nmap, testssl.sh from Debian; .venv-scan with sslyze, httpobs)
+scan-tools: ## Install the security scan's tools (nmap, testssl.sh, Wapiti from Debian; .venv-scan with sslyze, httpobs)
 	@scripts/scan-tools.sh
 
-security-scan: venv scan-tools ## Security scans with one report: ssh-audit, open ports, TLS, headers, Lynis (INVENTORY=... VAULT_ID=... SCAN_ARGS=...)
+security-scan: venv scan-tools ## Security scans with one report: ssh-audit, open ports, TLS, headers, Lynis, DAST where enabled (INVENTORY=... VAULT_ID=... SCAN_ARGS=...)
 	$(BIN)/ansible-playbook -i $(DRIFT_INVENTORY) --vault-id $(DRIFT_VAULT_ID) playbooks/security-scan.yml $(SCAN_ARGS)

@@ -33,9 +33,11 @@ description:
     C(tls) (C([{site, lb, rc, stdout}]), sslyze against Mozilla's profile),
     C(testssl) (C([{site, lb, content}]), testssl.sh's JSON report as slurp returns it),
     C(observatory) (C([{site, lb, rc, stdout}]), scripts/observatory-scan.py's JSON),
-    C(lynis) (C({host: content}), each host's Lynis report as slurp returns it, '' when unread).
+    C(lynis) (C({host: content}), each host's Lynis report as slurp returns it, '' when unread),
+    C(dast) (C([{site, lb, rc, stdout, stderr}]), scripts/dast-scan.py's JSON).
   - limits - C(lynis_min_index), C(observatory_min_grade), C(testssl_fail_severities), C(testssl_accepted)
-    (finding id to the reason it is accepted).
+    (finding id to the reason it is accepted), C(dast_fail_level) (Wapiti's level, 3 high),
+    C(dast_accepted) (Wapiti category to the reason its findings are accepted).
   - Each row is C({check, subject, status, detail}); status C(fail) fails the scan.
 positional: limits
 ---
@@ -51,7 +53,17 @@ LIMITS = {
     "observatory_min_grade": "A",
     "testssl_fail_severities": ["HIGH", "CRITICAL"],
     "testssl_accepted": {},
+    "dast_fail_level": 3,
+    "dast_accepted": {},
 }
+
+
+def _accepted(limits: Mapping, key: str) -> Mapping:
+    accepted = limits.get(key) or {}
+    if not isinstance(accepted, Mapping) or not all(str(reason).strip() for reason in accepted.values()):
+        raise AnsibleFilterError(f"security_rows: {key} must map each finding to the reason it is accepted, "
+                                 f"got {accepted!r}")
+    return accepted
 
 
 def _row(check: str, subject: str, ok: bool, detail: str) -> dict:
@@ -157,10 +169,7 @@ def check_testssl(results, limits: Mapping) -> list[dict]:
     """No finding rated HIGH or CRITICAL (testssl_fail_severities), except those accepted with a reason
     (testssl_accepted: {finding id: reason}), which the row names."""
     severities = {s.upper() for s in limits["testssl_fail_severities"]}
-    accepted = limits.get("testssl_accepted") or {}
-    if not isinstance(accepted, Mapping) or not all(str(reason).strip() for reason in accepted.values()):
-        raise AnsibleFilterError("security_rows: testssl_accepted must map each finding id to the reason it is "
-                                 f"accepted, got {accepted!r}")
+    accepted = _accepted(limits, "testssl_accepted")
     rows = []
     for result in results:
         subject = f"{result['site']} at {result['lb']}"
@@ -224,6 +233,46 @@ def check_lynis(reports: Mapping, limits: Mapping) -> list[dict]:
     return rows
 
 
+WAPITI_LEVELS = {4: "critical", 3: "high", 2: "medium", 1: "low", 0: "info"}
+
+
+def check_dast(results, limits: Mapping) -> list[dict]:
+    """No Wapiti finding at dast_fail_level or above (3: high) but those of a category accepted with a reason
+    (dast_accepted: {category: reason}); a scan that crawled nothing fails (it never reached the app)."""
+    accepted = _accepted(limits, "dast_accepted")
+    try:
+        fail_level = int(limits["dast_fail_level"])
+    except (TypeError, ValueError) as error:
+        raise AnsibleFilterError(f"security_rows: dast_fail_level must be a number, got "
+                                 f"{limits['dast_fail_level']!r}") from error
+    rows = []
+    for result in results:
+        subject = f"{result['site']} at {result['lb']}"
+        try:
+            answer = json.loads(result.get("stdout") or "")
+        except ValueError:
+            answer = None
+        if result.get("rc") != 0 or not isinstance(answer, dict) or not answer.get("crawled"):
+            error = (result.get("stderr") or "").strip().splitlines()[-1:] or [f"exit {result.get('rc')}"]
+            rows.append(_row("DAST (Wapiti)", subject, False, f"no scan of the site: {error[0]}"))
+            continue
+        findings = answer.get("findings") or []
+        rated = [f for f in findings if int(f.get("level", 0)) >= fail_level]
+        bad = [f"{f.get('category')} ({WAPITI_LEVELS.get(int(f['level']), f['level'])}: {f.get('method')} "
+               f"{f.get('path')} {f.get('parameter')})".replace(" )", ")")
+               for f in rated if f.get("category") not in accepted]
+        excused = sorted({f"{f.get('category')} ({accepted[f.get('category')]})" for f in rated
+                          if f.get("category") in accepted})
+        counted = Counter(WAPITI_LEVELS.get(int(f.get("level", 0)), "?") for f in findings)
+        summary = ", ".join(f"{counted[level]} {level}" for level in WAPITI_LEVELS.values() if counted[level])
+        detail = ("; ".join(bad[:5]) if bad else
+                  f"{answer['crawled']} URLs and forms crawled and attacked; findings: {summary or 'none'}")
+        if excused:
+            detail += "; accepted: " + "; ".join(excused)
+        rows.append(_row("DAST (Wapiti)", subject, not bad, detail))
+    return rows
+
+
 CHECKS = {
     "ssh_audit": check_ssh_audit,
     "ports": check_ports,
@@ -231,6 +280,7 @@ CHECKS = {
     "testssl": check_testssl,
     "observatory": check_observatory,
     "lynis": check_lynis,
+    "dast": check_dast,
 }
 
 

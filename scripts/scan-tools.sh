@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install the security scan's tools (playbooks/security-scan.yml): nmap and
-# testssl.sh from Debian on this machine, and the scanner virtualenv .venv-scan
+# Install the security scan's tools (playbooks/security-scan.yml): nmap,
+# testssl.sh and Wapiti from Debian on this machine, and the scanner virtualenv .venv-scan
 # (sslyze and the HTTP Observatory's scanner, requirements-scan.txt).
 # Idempotent: what is there already is kept.
 set -euo pipefail
@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v nmap >/dev/null || missing+=(nmap)
 command -v testssl >/dev/null || missing+=(testssl.sh)
+command -v wapiti >/dev/null || missing+=(wapiti)
+# Wapiti asks for brotli (nginx sends it) but Debian's package does not depend on the decoder:
+# without it every page reads as bytes with no links, and the crawl stops at the first page.
+/usr/bin/python3 -c 'import brotli' 2>/dev/null || missing+=(python3-brotli)
 if [ "${#missing[@]}" -gt 0 ]; then
   [ "$(id -u)" = 0 ] || { echo "scan-tools: missing ${missing[*]}; as root: apt-get install ${missing[*]}" >&2; exit 1; }
   echo "scan-tools: installing ${missing[*]} from Debian"

@@ -103,7 +103,7 @@ def test_testssl_findings_accepted_with_a_reason_pass_and_are_named():
     row = security_rows(evidence, {"testssl_accepted": {**accepted, "SWEET32": "no 3DES offered to users"}})[0]
     assert row["status"] == "pass"
     assert "accepted: cipher_order (Mozilla intermediate: the client chooses); SWEET32" in row["detail"]
-    with pytest.raises(AnsibleFilterError, match="testssl_accepted must map each finding id to the reason"):
+    with pytest.raises(AnsibleFilterError, match="testssl_accepted must map each finding to the reason"):
         security_rows(evidence, {"testssl_accepted": {"SWEET32": ""}})
 
 
@@ -129,9 +129,50 @@ def test_lynis_index_is_compared_with_the_minimum_and_a_missing_report_fails():
     assert security_rows({"lynis": {"db1": b64(LYNIS)}}, {"lynis_min_index": 85})[0]["status"] == "fail"
 
 
+def dast(findings: list[dict], crawled: int = 12, rc: int = 0, lb: str = "lb1") -> dict:
+    return {"site": "a.test", "lb": lb, "rc": rc, "stdout": json.dumps({"crawled": crawled, "findings": findings}),
+            "stderr": ""}
+
+
+def finding(category: str, level: int, path: str = "/portfolios", parameter: str = "name") -> dict:
+    return {"category": category, "level": level, "method": "POST", "path": path, "parameter": parameter,
+            "info": "..."}
+
+
+def test_dast_fails_on_a_high_or_critical_finding_and_counts_the_others():
+    quiet = dast([finding("Cross Site Request Forgery", 2), finding("Internal Server Error", 1)])
+    rows = security_rows({"dast": [quiet, dast([finding("SQL Injection", 4)], lb="lb2")]})
+    assert statuses(rows) == [("DAST (Wapiti)", "a.test at lb1", "pass"), ("DAST (Wapiti)", "a.test at lb2", "fail")]
+    assert rows[0]["detail"] == "12 URLs and forms crawled and attacked; findings: 1 medium, 1 low"
+    assert rows[1]["detail"] == "SQL Injection (critical: POST /portfolios name)"
+    # A stricter level makes the medium finding fail too.
+    assert security_rows({"dast": [dast([finding("Cross Site Request Forgery", 2)])]},
+                         {"dast_fail_level": 2})[0]["status"] == "fail"
+
+
+def test_dast_high_findings_accepted_with_a_reason_pass_and_are_named():
+    evidence = {"dast": [dast([finding("Cross Site Scripting", 3)])]}
+    assert security_rows(evidence)[0]["status"] == "fail"
+    row = security_rows(evidence, {"dast_accepted": {"Cross Site Scripting": "reflected in a JSON API only"}})[0]
+    assert row["status"] == "pass"
+    assert row["detail"].endswith("accepted: Cross Site Scripting (reflected in a JSON API only)")
+    with pytest.raises(AnsibleFilterError, match="dast_accepted must map each finding to the reason"):
+        security_rows(evidence, {"dast_accepted": {"Cross Site Scripting": " "}})
+
+
+def test_a_dast_scan_that_failed_or_crawled_nothing_fails():
+    failed = {"site": "a.test", "lb": "lb1", "rc": 1, "stdout": "", "stderr": "Traceback\nSSLError: bad certificate"}
+    rows = security_rows({"dast": [failed, dast([], crawled=0, lb="lb2")]})
+    assert [row["status"] for row in rows] == ["fail", "fail"]
+    assert rows[0]["detail"] == "no scan of the site: SSLError: bad certificate"
+    assert rows[1]["detail"] == "no scan of the site: exit 0"
+
+
 def test_unknown_evidence_and_a_bad_limit_are_refused():
     assert security_rows({}) == []
     with pytest.raises(AnsibleFilterError, match="unknown evidence nikto"):
         security_rows({"nikto": []})
     with pytest.raises(AnsibleFilterError, match="lynis_min_index must be a number"):
         security_rows({}, {"lynis_min_index": "high"})
+    with pytest.raises(AnsibleFilterError, match="dast_fail_level must be a number"):
+        security_rows({"dast": []}, {"dast_fail_level": "high"})

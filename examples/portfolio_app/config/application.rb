@@ -10,6 +10,8 @@ require "action_view/railtie"
 
 Bundler.require(*Rails.groups)
 
+require_relative "../lib/malformed_request_guard"
+
 module PortfolioApp
   class Application < Rails::Application
     config.load_defaults 6.1
@@ -20,5 +22,9 @@ module PortfolioApp
     # except the health check, which kamal-proxy sends to the container's address.
     config.hosts.concat(ENV.fetch("APP_HOSTS", "").split(",").map(&:strip).reject(&:empty?))
     config.host_authorization = { exclude: ->(request) { request.path == "/up" } }
+
+    # Malformed input (a NUL byte, a CSRF token sent as a file) is the client's
+    # error: 400, not the 500 Rails would answer (lib/malformed_request_guard.rb).
+    config.middleware.use MalformedRequestGuard
   end
 end

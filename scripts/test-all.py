@@ -195,10 +195,11 @@ def molecule_scenario(label: str, cwd: Path, scenario: str) -> list[Step]:
 # The longest scenarios start first (measured, docs/development.md "Where the time
 # goes"), so that no long one starts last beside an idle slot; the others follow
 # in name order.
-LONGEST_FIRST = ["hardening/default", "postgresql/replication", "pgbackrest/default", "kamal_host/default",
-                 "redis/default", "redis_sentinel/default", "restic/default", "hardening/docker", "postgresql/default",
-                 "pgbouncer_exporter/default", "pgbouncer/default", "postgres_exporter/default", "seaweedfs/default",
-                 "prometheus/default", "certbot/default", "blackbox_exporter/default", "nginx/default"]
+LONGEST_FIRST = ["hardening/default", "postgresql/replication", "pgbackrest/default", "redis/default",
+                 "redis_sentinel/default", "restic/default", "postgresql/default", "pgbouncer_exporter/default",
+                 "pgbouncer/default", "postgres_exporter/default", "seaweedfs/default", "prometheus/default",
+                 "certbot/default", "kamal_host/default", "nginx/default", "blackbox_exporter/default",
+                 "hardening/docker"]
 
 
 def molecule_jobs(only: list[str]) -> list:

@@ -2,8 +2,9 @@
 
 Pure functions: no I/O. Unit tests: tests/unit/test_golive.py.
 
-    {{ evidence | golive_rows(limits) }} -> [{check, subject, status: pass|fail|warn, detail}]
-    {{ rows | checks_table }}            -> the rows as a fixed-width text table
+    {{ seen | golive_evidence(topology) }} -> the evidence the inventory calls for, from what was seen
+    {{ evidence | golive_rows(limits) }}  -> [{check, subject, status: pass|fail|warn, detail}]
+    {{ rows | checks_table }}             -> the rows as a fixed-width text table
 
 `evidence` is what the playbook gathered, each key optional (a check whose
 key is absent does not apply to the inventory and gives no row); Prometheus
@@ -42,6 +43,18 @@ positional: limits
 ---
 name: checks_table
 short_description: Check rows (go-live checklist, security scan) as a fixed-width table
+---
+name: golive_evidence
+short_description: The evidence golive_rows judges, from what the go-live check's plays saw
+description:
+  - seen - what the monitoring host's play kept (C({vectors, unanswered, alerts, alerting, dns}); C({}) when
+    that play did not run or the host was unreachable).
+  - topology - C(replication) (the primary's C(postgresql_query) result, or none when it was not asked),
+    C(replica_slots) (the slot each replica streams to), C(load_balancers) (whether there are any),
+    C(dns_addresses) (where each site's name must point).
+  - Evidence is given only for what the inventory has (no load balancer, no probe rows) and what was
+    deployed (no drift metric published, no drift row); what could not be asked is C(unanswered).
+positional: topology
 """
 
 LIMITS = {
@@ -306,6 +319,45 @@ CHECKS: dict[str, Callable[[object, Mapping], list[dict]]] = {
 }
 
 
+def _in_vectors(vectors: Mapping, *names: str) -> dict:
+    return {name: vectors[name] for name in names if name in vectors}
+
+
+def golive_evidence(seen: Mapping, topology: Mapping) -> dict:
+    """What golive_rows judges, from what the plays saw: each kind the inventory calls for."""
+    if not isinstance(seen, Mapping) or not isinstance(topology, Mapping):
+        raise AnsibleFilterError(f"golive_evidence: seen and topology must be mappings, got {seen!r}, {topology!r}")
+    vectors = seen.get("vectors") or {}
+    replication = topology.get("replication") or {}
+    slots = list(topology.get("replica_slots") or [])
+    unanswered = ([] if seen else ["the monitoring host (unreachable, or no monitoring group)"])
+    unanswered += list(seen.get("unanswered") or [])
+    if slots and "query_result" not in replication:
+        unanswered.append(f"the primary: {replication.get('msg') or 'unreachable'}")
+    evidence: dict = {"unanswered": unanswered, **_in_vectors(vectors, "targets")}
+    if seen and "Alertmanager alerts" not in unanswered:
+        evidence["alerts"] = seen.get("alerts") or []
+    if topology.get("load_balancers"):
+        evidence.update(_in_vectors(vectors, "probes", "certificates"))
+    if "drift_changes" in vectors:
+        # A companion query that went unanswered is an empty vector here (a failed row), and named
+        # in unanswered.
+        evidence["drift"] = {"success": vectors.get("drift_success", []), "age": vectors.get("drift_age", []),
+                             "changes": vectors["drift_changes"]}
+    for kind in ("database", "file"):
+        if f"{kind}_drill_age" in vectors:
+            evidence[f"{kind}_backups"] = vectors.get(f"{kind}_backups", [])
+            evidence[f"{kind}_drills"] = {"success": vectors.get(f"{kind}_drill_success", []),
+                                          "age": vectors[f"{kind}_drill_age"]}
+    if "query_result" in replication:
+        evidence["replication"] = {"expected": slots, "rows": replication["query_result"]}
+    if seen and not [item for item in unanswered if str(item).startswith("Alertmanager")]:
+        evidence["alerting"] = seen.get("alerting")
+    if seen.get("dns"):
+        evidence["dns"] = [{**name, "expected": list(topology.get("dns_addresses") or [])} for name in seen["dns"]]
+    return evidence
+
+
 def golive_rows(evidence: Mapping, limits: Mapping | None = None) -> list[dict]:
     """The checklist's rows, in CHECKS' order, for each kind of evidence gathered."""
     if not isinstance(evidence, Mapping):
@@ -338,4 +390,4 @@ class FilterModule:
     """Go-live checklist filters."""
 
     def filters(self):
-        return {"golive_rows": golive_rows, "checks_table": checks_table}
+        return {"golive_evidence": golive_evidence, "golive_rows": golive_rows, "checks_table": checks_table}

@@ -6,10 +6,13 @@ Everything here is bounded: waits take a timeout, SSH takes a connect timeout.
 from __future__ import annotations
 
 import base64
+import http.client
 import importlib.util
 import json
 import os
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -247,6 +250,28 @@ def load_script(path: str):
 # The roots of the sandbox's ACME server (sandbox/acme.yml), which issues the site's certificate:
 # what a browser's trust store is for Let's Encrypt's.
 SANDBOX_SITE_CA = os.path.join(ROOT, ".sandbox", "acme", "roots.pem")
+
+
+def site_tls(address: str, site: str, timeout: float = 15) -> ssl.SSLSocket:
+    """A TLS connection to port 443 of a load balancer's address for the sandbox's site: the site's
+    name as SNI, its certificate verified for that name against SANDBOX_SITE_CA."""
+    context = ssl.create_default_context(cafile=SANDBOX_SITE_CA)
+    return context.wrap_socket(socket.create_connection((address, 443), timeout=timeout), server_hostname=site)
+
+
+def site_request(address: str, site: str, method: str = "GET", path: str = "/", body: bytes = b"",
+                 headers: dict | None = None, timeout: float = 15) -> tuple[int, dict, str]:
+    """One HTTPS request for the sandbox's site through a load balancer (site_tls): the status, the
+    headers (names in lower case) and the body."""
+    conn = http.client.HTTPSConnection(site, 443, timeout=timeout)
+    conn.sock = site_tls(address, site, timeout)
+    try:
+        conn.request(method, path, body=body, headers={"Host": site, **(headers or {})})
+        response = conn.getresponse()
+        return (response.status, {k.lower(): v for k, v in response.getheaders()},
+                response.read().decode(errors="replace"))
+    finally:
+        conn.close()
 
 
 class Traffic:

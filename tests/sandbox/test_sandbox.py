@@ -9,18 +9,17 @@ import base64
 import http.client
 import json
 import re
-import socket
-import ssl
 import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 from paas_testlib import (
-    SANDBOX_SITE_CA,
     inventory_vault,
     python_command,
     received_logs_command,
+    site_request,
+    site_tls,
     ssh,
     tcp_probe_command,
     vault_args,
@@ -321,14 +320,11 @@ LB_ADDRESS = HOSTVARS["lb1"]["ansible_host"]
 
 
 def lb_request(port: int, path: str = "/") -> tuple[int, dict]:
-    """One request from the controller to lb1 for the sandbox site (TLS on 443 with its SNI, the
-    certificate verified for the site's name against the roots of the sandbox's ACME server)."""
+    """One request from the controller to lb1 for the sandbox site: HTTPS on 443 (site_request), plain
+    HTTP on another port."""
     if port == 443:
-        context = ssl.create_default_context(cafile=SANDBOX_SITE_CA)
-        conn = http.client.HTTPSConnection(LB_ADDRESS, 443, timeout=10, context=context)
-        conn.sock = context.wrap_socket(socket.create_connection((LB_ADDRESS, 443), timeout=10), server_hostname=SITE)
-    else:
-        conn = http.client.HTTPConnection(LB_ADDRESS, port, timeout=10)
+        return site_request(LB_ADDRESS, SITE, path=path)[:2]
+    conn = http.client.HTTPConnection(LB_ADDRESS, port, timeout=10)
     conn.request("GET", path, headers={"Host": SITE})
     response = conn.getresponse()
     return response.status, {k.lower(): v for k, v in response.getheaders()}
@@ -336,8 +332,7 @@ def lb_request(port: int, path: str = "/") -> tuple[int, dict]:
 
 def served_certificate() -> dict:
     """The site's certificate as lb1 serves it, verified against the ACME server's roots."""
-    context = ssl.create_default_context(cafile=SANDBOX_SITE_CA)
-    with context.wrap_socket(socket.create_connection((LB_ADDRESS, 443), timeout=10), server_hostname=SITE) as tls:
+    with site_tls(LB_ADDRESS, SITE, timeout=10) as tls:
         return tls.getpeercert()
 
 

@@ -7,23 +7,18 @@ answers the malformed requests the DAST scan found with 400, not 500."""
 from __future__ import annotations
 
 import contextlib
-import http.client
 import re
-import socket
-import ssl
 import subprocess
 from pathlib import Path
 
 import pytest
-from paas_testlib import inventory_host, network_bridge, run_playbook, ssh
+from paas_testlib import inventory_host, network_bridge, run_playbook, site_request, ssh
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = str(ROOT / ".sandbox" / "ansible_ed25519")
 REPORT = ROOT / "reports" / "security-sandbox.txt"
 LB = inventory_host("inventories/sandbox", "lb1")
 SITE = LB["nginx_sites"][0]["server_names"][0]
-# The roots of the sandbox's ACME server, which issued the site's certificate.
-SITE_CA = ROOT / ".sandbox" / "acme" / "roots.pem"
 MON = inventory_host("inventories/sandbox", "mon1")["ansible_host"]
 # An address of this machine outside the sandbox's private network (TEST-NET-2): the hosts answer it
 # through their default route, the network's gateway, which is this machine.
@@ -123,33 +118,22 @@ def test_the_demo_app_is_crawled_and_attacked_with_no_high_finding(full_scan):
     assert crawled and int(crawled.group(1)) >= 10, line
 
 
-def site_request(method: str, path: str, body: bytes = b"", headers: dict | None = None) -> tuple[int, dict, str]:
-    """One request to the site at lb1 (TLS with its name, verified against the ACME server's roots)."""
-    context = ssl.create_default_context(cafile=str(SITE_CA))
-    conn = http.client.HTTPSConnection(SITE, 443, timeout=15, context=context)
-    conn.sock = context.wrap_socket(socket.create_connection((LB["ansible_host"], 443), timeout=15),
-                                    server_hostname=SITE)
-    conn.request(method, path, body=body, headers={"Host": SITE, **(headers or {})})
-    response = conn.getresponse()
-    return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read().decode(errors="replace")
-
-
 def test_malformed_input_the_dast_scan_found_is_answered_400_not_500():
     # A NUL byte in a form field, with a valid session and CSRF token (else the token check answers
     # first): PostgreSQL's driver refuses the string, and Rails 6.1 would answer 500.
-    status, headers, page = site_request("GET", "/portfolios/new")
+    status, headers, page = site_request(LB["ansible_host"], SITE, path="/portfolios/new")
     assert status == 200, page[:500]
     token = re.search(r'name="authenticity_token" value="([^"]+)"', page).group(1)
     cookie = headers["set-cookie"].split(";", 1)[0]
     form = f"authenticity_token={token.replace('+', '%2B').replace('/', '%2F').replace('=', '%3D')}" \
            "&portfolio%5Bname%5D=dast%00probe&portfolio%5Bowner%5D=sandbox-test"
-    status, _, page = site_request("POST", "/portfolios", form.encode(),
+    status, _, page = site_request(LB["ansible_host"], SITE, "POST", "/portfolios", form.encode(),
                                    {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
     assert status == 400, page[:500]
     # The CSRF token sent as a file: Rails 6.1's token check calls String methods on it (500).
     boundary = "sandbox-test-boundary"
     multipart = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"authenticity_token\"; "
                  f"filename=\"token\"\r\n\r\nx\r\n--{boundary}--\r\n").encode()
-    status, _, page = site_request("POST", "/portfolios", multipart,
+    status, _, page = site_request(LB["ansible_host"], SITE, "POST", "/portfolios", multipart,
                                    {"Content-Type": f"multipart/form-data; boundary={boundary}"})
     assert status == 400, page[:500]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from golive import checks_table, golive_rows
+from golive import checks_table, golive_evidence, golive_rows
 
 DAY = 86400
 
@@ -164,3 +164,52 @@ def test_what_could_not_be_asked_fails_and_limits_must_be_numbers():
         ("the primary (unreachable)", "fail")]
     with pytest.raises(AnsibleFilterError, match="limit certificate_min_days must be a number"):
         golive_rows({}, {"certificate_min_days": "two weeks"})
+
+
+SEEN = {
+    "vectors": {"targets": vector(({"job": "node"}, 1)), "probes": vector(({"instance": "lb1"}, 1)),
+                "certificates": vector(({"instance": "lb1"}, 90 * DAY)),
+                "drift_changes": vector(({}, 0)), "drift_success": vector(({}, 1)), "drift_age": vector(({}, 60)),
+                "database_drill_age": vector(({"repo": "1"}, DAY)),
+                "database_drill_success": vector(({"repo": "1"}, 1)),
+                "database_backups": vector(({"stanza": "main", "repo": "1"}, 3600))},
+    "unanswered": [], "alerts": [],
+    "alerting": {"alertmanagers": 1, "routes": {"critical": ["page"], "warning": ["page"]},
+                 "receivers": [{"name": "page", "pagerduty_configs": [{"routing_key_file": "/k"}]}]},
+    "dns": [{"name": "www.example.test", "addresses": ["10.0.0.10"]}],
+}
+TOPOLOGY = {"replication": {"query_result": [{"application_name": "db2", "state": "streaming", "lag_bytes": 0}]},
+            "replica_slots": ["db2"], "load_balancers": True, "dns_addresses": ["10.0.0.10"]}
+
+
+def test_evidence_is_gathered_for_what_the_inventory_has_and_what_was_seen():
+    evidence = golive_evidence(SEEN, TOPOLOGY)
+    assert set(evidence) == {"unanswered", "targets", "alerts", "probes", "certificates", "drift", "database_backups",
+                             "database_drills", "replication", "alerting", "dns"}
+    assert evidence["unanswered"] == []
+    assert evidence["replication"] == {"expected": ["db2"], "rows": TOPOLOGY["replication"]["query_result"]}
+    assert evidence["dns"] == [{"name": "www.example.test", "addresses": ["10.0.0.10"], "expected": ["10.0.0.10"]}]
+    assert evidence["drift"]["changes"] == SEEN["vectors"]["drift_changes"]
+    # Every row passes on healthy evidence: the filters agree on the shape.
+    assert {row["status"] for row in golive_rows(evidence)} == {"pass"}
+    # No load balancer: no probe or certificate rows; no drift metric published, no drill run: none of theirs.
+    vectors = {k: v for k, v in SEEN["vectors"].items() if not k.startswith(("drift", "database"))}
+    bare = golive_evidence({**SEEN, "vectors": vectors}, {**TOPOLOGY, "load_balancers": False})
+    assert not {"probes", "certificates", "drift", "database_backups", "database_drills"} & set(bare)
+
+
+def test_what_could_not_be_seen_is_named_in_unanswered():
+    # The monitoring host's play did not run, and the primary could not be asked.
+    evidence = golive_evidence({}, {**TOPOLOGY, "replication": {"msg": "connection refused"}})
+    assert evidence["unanswered"] == ["the monitoring host (unreachable, or no monitoring group)",
+                                      "the primary: connection refused"]
+    assert "replication" not in evidence and "alerts" not in evidence and "alerting" not in evidence
+    # Alertmanager unanswered: no alert or routing evidence (the unanswered row fails instead).
+    evidence = golive_evidence({**SEEN, "unanswered": ["Alertmanager alerts"]}, TOPOLOGY)
+    assert "alerts" not in evidence and "alerting" not in evidence
+    # A companion query unanswered: an empty vector, so its row fails rather than the filter.
+    vectors = {k: v for k, v in SEEN["vectors"].items() if k != "drift_age"}
+    evidence = golive_evidence({**SEEN, "vectors": vectors, "unanswered": ["Prometheus query drift_age"]}, TOPOLOGY)
+    assert [row["status"] for row in golive_rows(evidence) if row["check"] == "drift"] == ["fail"]
+    with pytest.raises(AnsibleFilterError, match="seen and topology must be mappings"):
+        golive_evidence([], TOPOLOGY)

@@ -192,6 +192,24 @@ def test_a_setting_changed_by_hand_shows_in_check_mode_and_is_repaired_live(host
     assert COMPARE not in changed_tasks(clean.stdout, "redis-host")
 
 
+def test_a_password_rotation_keeps_the_old_password_working_until_it_is_dropped(host):
+    # Phase 1 of docs/runbooks/secrets-rotation.md: the new password, the old one still accepted
+    # (the app's running clients log in again with it while the new release rolls out).
+    new = "app-rotated-test-password"
+    rotating = converge(host, "-e", json.dumps({"redis_app_password": new,
+                                                "redis_app_previous_passwords": [USERS["app"]]}))
+    assert rotating.returncode == 0, rotating.stdout[-3000:]
+    assert cli(host, CACHE, "PING", password=new).stdout.strip() == "PONG"
+    assert cli(host, CACHE, "PING").stdout.strip() == "PONG"
+    # Phase 2: one password again (here the scenario's own, so the next tests find it), and the
+    # one no longer listed is refused.
+    back = converge(host)
+    assert back.returncode == 0, back.stdout[-3000:]
+    assert cli(host, CACHE, "PING").stdout.strip() == "PONG"
+    refused = cli(host, CACHE, "PING", password=new)
+    assert "WRONGPASS" in refused.stdout + refused.stderr, refused.stdout + refused.stderr
+
+
 def served_names(host) -> str:
     return host.run(f"openssl s_client -connect 127.0.0.1:{TLS} -CAfile /etc/redis/tls/ca.crt </dev/null 2>/dev/null"
                     " | openssl x509 -noout -ext subjectAltName").stdout

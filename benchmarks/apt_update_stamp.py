@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import PLAYBOOK, must, test_hosts
+from benchlib import PLAYBOOK, in_host, must, test_hosts
 
 HOOK_FILE = "/etc/apt/apt.conf.d/50paas-update-stamp"
 HOOK = 'APT::Update::Post-Invoke-Success { "touch /var/lib/apt/periodic/update-success-stamp 2>/dev/null || true"; };'
@@ -47,10 +47,6 @@ NO_OP = "\n".join(["---", "- name: Six no-op apt tasks, as six roles run them", 
     "        update_cache: true\n        cache_valid_time: 3600" for n, pkg in enumerate(PACKAGES)]) + "\n"
 
 
-def in_host(name: str, command: str, what: str) -> None:
-    must(["docker", "exec", name, "sh", "-c", command], f"{what} on {name}", timeout=600)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
@@ -60,14 +56,15 @@ def main() -> int:
     with tempfile.NamedTemporaryFile("w", suffix=".yml") as playbook, test_hosts(list(hosts.values()), NETWORK):
         playbook.write(NO_OP)
         playbook.flush()
-        in_host(hosts["stamp"], f"echo '{HOOK}' > {HOOK_FILE}", "installing the hook")
+        in_host(hosts["stamp"], f"echo '{HOOK}' > {HOOK_FILE}", "installing the hook", timeout=600)
         for name in hosts.values():
             install = f"apt-get -y -q install {' '.join(PACKAGES)}"
-            in_host(name, f"apt-get -q update && DEBIAN_FRONTEND=noninteractive {install}", "installing the packages")
+            in_host(name, f"apt-get -q update && DEBIAN_FRONTEND=noninteractive {install}", "installing the packages",
+                    timeout=600)
         for i in range(args.rounds):
             order = list(hosts.items()) if i % 2 == 0 else list(reversed(hosts.items()))
             for label, name in order:
-                in_host(name, AGE, "ageing the package lists")
+                in_host(name, AGE, "ageing the package lists", timeout=600)
                 start = time.monotonic()
                 must([PLAYBOOK, "-i", f"{name},", "-c", "community.docker.docker", playbook.name],
                      f"the no-op apt tasks ({label})", env={"ANSIBLE_CACHE_PLUGIN": "memory"})

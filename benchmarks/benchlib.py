@@ -25,7 +25,7 @@ from paas_testlib import (  # noqa: E402  (after the path it is found on)
     network_bridge,
 )
 
-__all__ = ["PLAYBOOK", "ROOT", "SANDBOX_VAULT_ID", "container_ip", "converge", "inventory_host", "must",
+__all__ = ["PLAYBOOK", "ROOT", "SANDBOX_VAULT_ID", "container_ip", "converge", "in_host", "inventory_host", "must",
            "network_bridge", "run", "test_hosts"]
 
 
@@ -39,6 +39,11 @@ def must(argv: list[str], what: str, timeout: int = 900, env: dict | None = None
     if proc.returncode != 0:
         sys.exit(f"{Path(sys.argv[0]).stem} benchmark: {what} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
     return proc
+
+
+def in_host(name: str, command: str, what: str, timeout: int = 900) -> None:
+    """Run a shell command in a test host's container; a failure stops the benchmark, naming what."""
+    must(["docker", "exec", name, "sh", "-c", command], f"{what} on {name}", timeout=timeout)
 
 
 @contextmanager

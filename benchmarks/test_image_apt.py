@@ -27,7 +27,7 @@ import statistics
 import sys
 import time
 
-from benchlib import must, test_hosts
+from benchlib import in_host, test_hosts
 
 PACKAGES = ["postgresql-15", "pgbouncer", "redis-server", "nginx", "certbot", "fail2ban", "nftables", "auditd",
             "rsyslog", "chrony", "aide"]
@@ -42,10 +42,6 @@ VARIANTS = {
 NETWORK = "paas-bench-apt"
 
 
-def in_host(name: str, command: str, what: str) -> None:
-    must(["docker", "exec", name, "sh", "-c", command], f"{what} on {name}", timeout=1200)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=2)
@@ -55,11 +51,11 @@ def main() -> int:
         names = [f"bench-apt-{i}-{n}" for n in range(len(VARIANTS))]
         with test_hosts(names, NETWORK):
             for name, (label, setup) in zip(names, VARIANTS.items(), strict=True):
-                in_host(name, f"{APT} update", "refreshing the package lists")
+                in_host(name, f"{APT} update", "refreshing the package lists", timeout=1200)
                 for command in setup:
-                    in_host(name, command, f"preparing {label}")
+                    in_host(name, command, f"preparing {label}", timeout=1200)
                 start = time.monotonic()
-                in_host(name, f"{APT} install {' '.join(PACKAGES)}", f"installing ({label})")
+                in_host(name, f"{APT} install {' '.join(PACKAGES)}", f"installing ({label})", timeout=1200)
                 times[label].append(time.monotonic() - start)
                 print(f"round {i + 1}: {label:<17} {times[label][-1]:6.1f} s", flush=True)
     plain = statistics.median(times["plain"])

@@ -56,6 +56,7 @@ LIMITS = {
     "dast_fail_level": 3,
     "dast_accepted": {},
 }
+NUMBER_LIMITS = ("lynis_min_index", "dast_fail_level")
 
 
 def _accepted(limits: Mapping, key: str) -> Mapping:
@@ -64,6 +65,15 @@ def _accepted(limits: Mapping, key: str) -> Mapping:
         raise AnsibleFilterError(f"security_rows: {key} must map each finding to the reason it is accepted, "
                                  f"got {accepted!r}")
     return accepted
+
+
+def _json_answer(result: Mapping) -> dict | None:
+    """A scanner wrapper's JSON answer on stdout (scripts/observatory-scan.py, scripts/dast-scan.py), or None."""
+    try:
+        answer = json.loads(result.get("stdout") or "")
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) else None
 
 
 def _row(check: str, subject: str, ok: bool, detail: str) -> dict:
@@ -205,11 +215,8 @@ def check_observatory(results, limits: Mapping) -> list[dict]:
     rows = []
     for result in results:
         subject = f"{result['site']} at {result['lb']}"
-        try:
-            answer = json.loads(result.get("stdout") or "")
-        except ValueError:
-            answer = None
-        if result.get("rc") != 0 or not isinstance(answer, dict) or answer.get("grade") not in GRADES:
+        answer = _json_answer(result)
+        if result.get("rc") != 0 or answer is None or answer.get("grade") not in GRADES:
             rows.append(_row("HTTP Observatory", subject, False, f"no grade (exit {result.get('rc')})"))
             continue
         ok = GRADES.index(answer["grade"]) <= GRADES.index(minimum)
@@ -240,26 +247,19 @@ def check_dast(results, limits: Mapping) -> list[dict]:
     """No Wapiti finding at dast_fail_level or above (3: high) but those of a category accepted with a reason
     (dast_accepted: {category: reason}); a scan that crawled nothing fails (it never reached the app)."""
     accepted = _accepted(limits, "dast_accepted")
-    try:
-        fail_level = int(limits["dast_fail_level"])
-    except (TypeError, ValueError) as error:
-        raise AnsibleFilterError(f"security_rows: dast_fail_level must be a number, got "
-                                 f"{limits['dast_fail_level']!r}") from error
+    fail_level = int(limits["dast_fail_level"])
     rows = []
     for result in results:
         subject = f"{result['site']} at {result['lb']}"
-        try:
-            answer = json.loads(result.get("stdout") or "")
-        except ValueError:
-            answer = None
-        if result.get("rc") != 0 or not isinstance(answer, dict) or not answer.get("crawled"):
+        answer = _json_answer(result)
+        if result.get("rc") != 0 or answer is None or not answer.get("crawled"):
             error = (result.get("stderr") or "").strip().splitlines()[-1:] or [f"exit {result.get('rc')}"]
             rows.append(_row("DAST (Wapiti)", subject, False, f"no scan of the site: {error[0]}"))
             continue
         findings = answer.get("findings") or []
         rated = [f for f in findings if int(f.get("level", 0)) >= fail_level]
-        bad = [f"{f.get('category')} ({WAPITI_LEVELS.get(int(f['level']), f['level'])}: {f.get('method')} "
-               f"{f.get('path')} {f.get('parameter')})".replace(" )", ")")
+        bad = [f"{f.get('category')} ({WAPITI_LEVELS.get(int(f['level']), f['level'])}: "
+               + " ".join(str(part) for part in (f.get("method"), f.get("path"), f.get("parameter")) if part) + ")"
                for f in rated if f.get("category") not in accepted]
         excused = sorted({f"{f.get('category')} ({accepted[f.get('category')]})" for f in rated
                           if f.get("category") in accepted})
@@ -292,11 +292,11 @@ def security_rows(evidence: Mapping, limits: Mapping | None = None) -> list[dict
     if unknown:
         raise AnsibleFilterError(f"security_rows: unknown evidence {', '.join(unknown)} (known: {', '.join(CHECKS)})")
     merged = {**LIMITS, **(limits or {})}
-    try:
-        int(merged["lynis_min_index"])
-    except (TypeError, ValueError) as error:
-        raise AnsibleFilterError(f"security_rows: lynis_min_index must be a number, got "
-                                 f"{merged['lynis_min_index']!r}") from error
+    for name in NUMBER_LIMITS:
+        try:
+            int(merged[name])
+        except (TypeError, ValueError) as error:
+            raise AnsibleFilterError(f"security_rows: {name} must be a number, got {merged[name]!r}") from error
     return [row for key, check in CHECKS.items() if key in evidence for row in check(evidence[key], merged)]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import re
 import subprocess
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -125,8 +126,8 @@ def test_malformed_input_the_dast_scan_found_is_answered_400_not_500():
     assert status == 200, page[:500]
     token = re.search(r'name="authenticity_token" value="([^"]+)"', page).group(1)
     cookie = headers["set-cookie"].split(";", 1)[0]
-    form = f"authenticity_token={token.replace('+', '%2B').replace('/', '%2F').replace('=', '%3D')}" \
-           "&portfolio%5Bname%5D=dast%00probe&portfolio%5Bowner%5D=sandbox-test"
+    form = urllib.parse.urlencode({"authenticity_token": token, "portfolio[name]": "dast\0probe",
+                                   "portfolio[owner]": "sandbox-test"})
     status, _, page = site_request(LB["ansible_host"], SITE, "POST", "/portfolios", form.encode(),
                                    {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
     assert status == 400, page[:500]

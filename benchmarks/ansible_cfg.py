@@ -21,6 +21,12 @@ With --facts, two configurations instead: "injected" (the project's ansible.cfg
 with ANSIBLE_INJECT_FACT_VARS=true, Ansible's default of copying every fact to
 a top-level variable) and "mitogen" (as committed: facts under ansible_facts only).
 
+With --caches, three configurations: "uncached" (the project's ansible.cfg with
+neither controller cache: Mitogen's strategy as the package ships it, no
+callback_plugins directory), "jinja" (callback_plugins/jinja_plugin_cache.py
+only: filters and tests loaded once per play) and "mitogen" (as committed:
+also the collection directories listed once, strategy_plugins/mitogen_linear.py).
+
 Prints each run's seconds and task results per second (ok + skipped + failed
 from the recap, summed over hosts), then the medians and the ratios to the
 first configuration ("defaults", or "injected"). The results are recorded in
@@ -46,6 +52,17 @@ DEFAULTS_CFG = """\
 inventory = {root}/inventories/sandbox
 roles_path = {root}/roles
 filter_plugins = {root}/filter_plugins
+"""
+
+# Mitogen's strategy as the package ships it: strategy_plugins/mitogen_linear.py
+# without its list of collection directories made once per run.
+PLAIN_MITOGEN = """\
+from ansible_mitogen import loaders, strategy
+DOCUMENTATION = "name: mitogen_linear"
+
+
+class StrategyModule(strategy.StrategyMixin, loaders.strategy_loader.get("linear", class_only=True)):
+    pass
 """
 
 
@@ -74,6 +91,9 @@ def main() -> int:
     parser.add_argument("--facts", action="store_true",
                         help="instead: the project's configuration with facts also injected as top-level variables "
                              "(Ansible's default) against it as committed (inject_facts_as_vars = False)")
+    parser.add_argument("--caches", action="store_true",
+                        help="instead: the project's configuration without its controller caches, with the "
+                             "Jinja plugin cache only, and as committed")
     args = parser.parse_args()
     project_cfg = ROOT / "ansible.cfg"
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,6 +106,18 @@ def main() -> int:
         }
         if args.facts:
             configs = {"injected": (project_cfg, {"ANSIBLE_INJECT_FACT_VARS": "true"}), "mitogen": (project_cfg, {})}
+        if args.caches:
+            plain = Path(tmp) / "strategy"
+            plain.mkdir()
+            (plain / "mitogen_linear.py").write_text(PLAIN_MITOGEN)
+            (Path(tmp) / "no-callbacks").mkdir()
+            no_callbacks = str(Path(tmp) / "no-callbacks")
+            configs = {
+                "uncached": (project_cfg, {"ANSIBLE_STRATEGY_PLUGINS": str(plain),
+                                           "ANSIBLE_CALLBACK_PLUGINS": no_callbacks}),
+                "jinja": (project_cfg, {"ANSIBLE_STRATEGY_PLUGINS": str(plain)}),
+                "mitogen": (project_cfg, {}),
+            }
         one_run(project_cfg, "warm-up", {})  # fills the fact cache as a previous run would have
         times: dict[str, list[float]] = {label: [] for label in configs}
         for i in range(args.rounds):

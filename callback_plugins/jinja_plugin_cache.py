@@ -1,0 +1,43 @@
+"""Load the Jinja filters and tests once, in the controller process, before a play's tasks run.
+
+ansible-core runs each task on each host in a worker process forked from the
+controller process. The first filter or test a worker meets makes it read every
+filter (or test) plugin file on the legacy search path: ansible-core's own and
+this project's `filter_plugins/`. Done in every worker, that is about 0.3 s of
+the controller's CPU per task and host, whatever the task does: most of a no-op
+run of site.yml. Done once here, in the process the workers are forked from,
+every worker inherits the loaded plugins.
+
+Nothing else changes: the same plugins, found the same way. Measured in
+`benchmarks/ansible_cfg.py --caches` (results in docs/benchmarks.md).
+"""
+
+from ansible.plugins.callback import CallbackBase
+from ansible.plugins.loader import filter_loader, test_loader
+
+DOCUMENTATION = """
+name: jinja_plugin_cache
+type: aggregate
+short_description: Loads the Jinja filters and tests once per play, before its workers fork
+description:
+  - At the start of each play, fills ansible-core's filter and test plugin caches in the
+    controller process, so that the worker processes forked for each task and host inherit
+    them instead of reading every plugin file again.
+  - Active wherever its directory is configured (C(callback_plugins) in ansible.cfg and in
+    Molecule's config); it prints nothing.
+"""
+
+
+class CallbackModule(CallbackBase):
+    """Fills the filter and test loaders' caches in the controller process."""
+
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "jinja_plugin_cache"
+    CALLBACK_NEEDS_ENABLED = False
+
+    def v2_playbook_on_play_start(self, play):
+        # all() fills the loader's cache on its first call and reads the cache afterwards.
+        for loader in (filter_loader, test_loader):
+            for _plugin in loader.all():
+                pass

@@ -1,0 +1,79 @@
+"""The controller-side caches: what a worker process forked after them finds already loaded.
+
+callback_plugins/jinja_plugin_cache.py loads the Jinja filters and tests at the start of each
+play; strategy_plugins/mitogen_linear.py lists the collection directories once per run. Both
+only help if a process forked afterwards (Ansible's worker) inherits the result.
+"""
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from ansible.plugins.loader import filter_loader, init_plugin_loader, test_loader
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def in_a_fork(check) -> bool:
+    """Run check() in a forked child, as Ansible runs a task; True when it returned true there."""
+    pid = os.fork()
+    if pid == 0:  # the child: exit status 0 only when the check holds
+        try:
+            os._exit(0 if check() else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.fixture(scope="module")
+def loaders():
+    init_plugin_loader()
+    filter_loader.add_directory(str(ROOT / "filter_plugins"))
+    return filter_loader, test_loader
+
+
+def test_a_worker_forked_after_play_start_finds_the_projects_and_ansibles_filters_loaded(loaders):
+    filters, tests = loaders
+    for loader in loaders:  # as at the start of a run (another test may have used a filter)
+        loader._cached_non_collection_wrappers.clear()
+
+    def loaded() -> bool:
+        return ("invalid_cidrs" in filters._cached_non_collection_wrappers      # the project's
+                and "ansible.builtin.to_json" in filters._cached_non_collection_wrappers
+                and "ansible.builtin.version" in tests._cached_non_collection_wrappers)
+    assert not in_a_fork(loaded)
+    load(ROOT / "callback_plugins/jinja_plugin_cache.py").CallbackModule().v2_playbook_on_play_start(None)
+    assert in_a_fork(loaded)
+
+
+def test_collection_directories_are_listed_once_and_calls_with_arguments_pass_through(monkeypatch):
+    init_plugin_loader()
+    module = load(ROOT / "strategy_plugins/mitogen_linear.py")
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append((args, kwargs))
+        return iter([b"/collections/ansible_collections/one/two"])
+    monkeypatch.setattr(module, "_list_collection_dirs", counted)
+    monkeypatch.setattr(module, "_collection_dirs", [])
+
+    assert list(module._listed_once()) == [b"/collections/ansible_collections/one/two"]
+    assert in_a_fork(lambda: list(module._listed_once()) == [b"/collections/ansible_collections/one/two"])
+    assert list(module._listed_once()) == [b"/collections/ansible_collections/one/two"]
+    assert len(calls) == 1  # the first call only, not the fork's nor the third
+    module._listed_once(coll_filter="one.two")
+    assert calls[-1] == ((), {"coll_filter": "one.two"})
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-q"]))

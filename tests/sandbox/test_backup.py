@@ -62,7 +62,7 @@ def test_prometheus_sees_the_newest_backup_and_no_backup_alert_fires():
     monitoring = inventory_host("inventories/sandbox", "mon1")["ansible_host"]
     newest = max(b["timestamp"]["stop"] for b in backups() if b["type"] == "diff")
     script = ("import json, urllib.request, urllib.parse; q = urllib.parse.quote("
-              "'pgbackrest_backup_last_completion_timestamp_seconds{type=\"diff\"}'); "
+              "'pgbackrest_backup_last_completion_timestamp_seconds{type=\"diff\",repo=\"1\"}'); "
               "r = json.load(urllib.request.urlopen('http://127.0.0.1:9090/api/v1/query?query=' + q, timeout=5)); "
               "a = json.load(urllib.request.urlopen('http://127.0.0.1:9090/api/v1/alerts', timeout=5)); "
               "print(json.dumps({'seen': [float(s['value'][1]) for s in r['data']['result']], "

@@ -4,9 +4,10 @@ ansible-core runs each task on each host in a worker process forked from the
 controller process. The first filter or test a worker meets makes it read every
 filter (or test) plugin file on the legacy search path: ansible-core's own and
 this project's `filter_plugins/`. Done in every worker, that is about 0.3 s of
-the controller's CPU per task and host, whatever the task does: most of a no-op
-run of site.yml. Done once here, in the process the workers are forked from,
-every worker inherits the loaded plugins.
+the controller's CPU for each task and host whose arguments or conditions use a
+filter or test (nearly all): a quarter of a no-op run of site.yml on the
+sandbox. Done once here, in the process the workers are forked from, every
+worker inherits the loaded plugins.
 
 Nothing else changes: the same plugins, found the same way. Measured in
 `benchmarks/ansible_cfg.py --caches` (results in docs/benchmarks.md).

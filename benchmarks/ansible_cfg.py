@@ -110,11 +110,11 @@ def main() -> int:
             plain = Path(tmp) / "strategy"
             plain.mkdir()
             (plain / "mitogen_linear.py").write_text(PLAIN_MITOGEN)
-            (Path(tmp) / "no-callbacks").mkdir()
-            no_callbacks = str(Path(tmp) / "no-callbacks")
+            no_callbacks = Path(tmp) / "no-callbacks"
+            no_callbacks.mkdir()
             configs = {
                 "uncached": (project_cfg, {"ANSIBLE_STRATEGY_PLUGINS": str(plain),
-                                           "ANSIBLE_CALLBACK_PLUGINS": no_callbacks}),
+                                           "ANSIBLE_CALLBACK_PLUGINS": str(no_callbacks)}),
                 "jinja": (project_cfg, {"ANSIBLE_STRATEGY_PLUGINS": str(plain)}),
                 "mitogen": (project_cfg, {}),
             }

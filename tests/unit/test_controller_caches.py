@@ -5,22 +5,15 @@ play; strategy_plugins/mitogen_linear.py lists the collection directories once p
 only help if a process forked afterwards (Ansible's worker) inherits the result.
 """
 
-import importlib.util
 import os
 import sys
 from pathlib import Path
 
 import pytest
 from ansible.plugins.loader import filter_loader, init_plugin_loader, test_loader
+from paas_testlib import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def load(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def in_a_fork(check) -> bool:
@@ -52,13 +45,13 @@ def test_a_worker_forked_after_play_start_finds_the_projects_and_ansibles_filter
                 and "ansible.builtin.to_json" in filters._cached_non_collection_wrappers
                 and "ansible.builtin.version" in tests._cached_non_collection_wrappers)
     assert not in_a_fork(loaded)
-    load(ROOT / "callback_plugins/jinja_plugin_cache.py").CallbackModule().v2_playbook_on_play_start(None)
+    load_script("callback_plugins/jinja_plugin_cache.py").CallbackModule().v2_playbook_on_play_start(None)
     assert in_a_fork(loaded)
 
 
 def test_collection_directories_are_listed_once_and_calls_with_arguments_pass_through(monkeypatch):
     init_plugin_loader()
-    module = load(ROOT / "strategy_plugins/mitogen_linear.py")
+    module = load_script("strategy_plugins/mitogen_linear.py")
     calls = []
 
     def counted(*args, **kwargs):

@@ -20,6 +20,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import yaml
 
@@ -187,10 +188,12 @@ SANDBOX_VAULT_ID = "sandbox@inventories/sandbox/DEMO-vault-password.txt"
 
 
 def vault_args(inventory) -> list[str]:
-    """The --vault-id option a project inventory needs: the sandbox's demo identity for the
-    sandbox, nothing for a Molecule scenario's inventory (no vault there)."""
-    sandbox = os.path.realpath(os.path.join(ROOT, SANDBOX_INVENTORY))
-    return ["--vault-id", SANDBOX_VAULT_ID] if os.path.realpath(os.path.join(ROOT, str(inventory))) == sandbox else []
+    """The --vault-id option a project inventory needs: the sandbox's demo identity for an inventory
+    with the sandbox's group_vars (the sandbox, or a copy with its hosts regrouped, as after a failover),
+    nothing for a Molecule scenario's inventory (no vault there)."""
+    def group_vars(path: str) -> str:
+        return os.path.realpath(os.path.join(ROOT, str(path), "group_vars"))
+    return ["--vault-id", SANDBOX_VAULT_ID] if group_vars(inventory) == group_vars(SANDBOX_INVENTORY) else []
 
 
 def run_playbook(inventory: str, name: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -274,26 +277,37 @@ def site_request(address: str, site: str, method: str = "GET", path: str = "/", 
         conn.close()
 
 
+@dataclass
 class Traffic:
-    """What steady_traffic's k6 run measured (filled in when the block ends)."""
+    """What a k6 run of steady_traffic measured (filled in when the block ends)."""
 
     requests: int = 0
     failed: int = 0
     output: str = ""
+    # The JSON lines the script logged with console.log (write-traffic.js: one per attempted write).
+    log: list[dict] = field(default_factory=list)
 
 
 @contextmanager
-def steady_traffic(site: str, address: str, max_seconds: int, vus: int = 2):
-    """k6 (tests/sandbox/k6/steady-traffic.js) sending bounded, steady traffic to a sandbox site through its
-    load balancer while the block runs, the certificate verified against SANDBOX_SITE_CA; stopped when the
-    block ends (at the latest after max_seconds). Yields a Traffic with the requests sent and failed."""
+def steady_traffic(site: str, address: str, max_seconds: int, vus: int = 2, script: str = "steady-traffic.js",
+                   **script_env: str):
+    """k6 running one of tests/sandbox/k6/'s scripts (by default steady-traffic.js: bounded, steady reads) against
+    a sandbox site through its load balancer while the block runs, the certificate verified against
+    SANDBOX_SITE_CA; stopped when the block ends (at the latest after max_seconds). script_env is passed to the
+    script as environment (-e NAME=VALUE). Yields a Traffic with the requests sent and failed, and the lines
+    the script logged."""
     fd, summary = tempfile.mkstemp(prefix="k6-summary-", suffix=".json")
     os.close(fd)
+    fd, console = tempfile.mkstemp(prefix="k6-console-", suffix=".jsonl")
+    os.close(fd)
     traffic = Traffic()
+    script_args = [arg for name, value in script_env.items() for arg in ("-e", f"{name}={value}")]
     k6 = subprocess.Popen(
         [os.path.join(ROOT, ".venv/bin/k6"), "run", "--quiet", "--summary-export", summary,
+         "--console-output", console, "--log-format", "raw",
          "-e", f"SITE={site}", "-e", f"LB_ADDRESS={address}", "-e", f"MAX_SECONDS={max_seconds}",
-         "-e", f"VUS={vus}", "--address", "127.0.0.1:0", os.path.join(ROOT, "tests/sandbox/k6/steady-traffic.js")],
+         "-e", f"VUS={vus}", *script_args, "--address", "127.0.0.1:0",
+         os.path.join(ROOT, "tests/sandbox/k6", script)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env=dict(os.environ, SSL_CERT_FILE=SANDBOX_SITE_CA))
     try:
@@ -304,6 +318,20 @@ def steady_traffic(site: str, address: str, max_seconds: int, vus: int = 2):
         traffic.output = k6.communicate(timeout=60)[0]
     with open(summary, encoding="utf-8") as f:
         metrics = json.load(f)["metrics"]
+    with open(console, encoding="utf-8") as f:
+        traffic.log = [json.loads(line) for line in f if line.startswith("{")]
     os.unlink(summary)
+    os.unlink(console)
     traffic.requests = int(metrics["http_reqs"]["count"])
     traffic.failed = int(metrics["http_req_failed"]["passes"])   # passes of the "failed" rate = failed requests
+
+
+def prometheus_query(address: str, key: str, expr: str) -> list[dict]:
+    """An instant query to the Prometheus listening on the loopback of the monitoring host at address (over
+    SSH as debian with key): the result's series. Fails on an unanswered query (never an empty result)."""
+    script = ("import json, urllib.parse, urllib.request as u\n"
+              f"url = 'http://127.0.0.1:9090/api/v1/query?query=' + urllib.parse.quote({expr!r})\n"
+              "print(json.dumps(json.load(u.urlopen(url, timeout=10))))\n")
+    result = ssh(address, "debian", key, python_command(script), timeout=30)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["data"]["result"]

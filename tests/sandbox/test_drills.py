@@ -1,22 +1,30 @@
-"""Reboot drills on the sandbox (playbooks/drills/reboot.yml, STORY-009): a replica and an app host come back
+"""Drills on the sandbox (STORY-009). Reboots (playbooks/drills/reboot.yml): a replica and an app host come back
 with every service and no manual step; the load balancer serves every request while the app host is down; the
-primary database is refused. Runs before test_golive.py, whose checklist then sees the whole stack healthy."""
+primary database is refused. The primary lost under load (playbooks/drills/failover.yml): db2 promoted, no write
+the app acknowledged lost, the seconds of failed writes measured, PostgresqlDown fired, then db1 rejoined (the
+alert resolved) and the sandbox failed back to its inventory's topology. Runs before test_golive.py, whose
+checklist then sees the whole stack healthy."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 
-from paas_testlib import inventory_host, run_playbook, said, ssh, steady_traffic, wait_for
+import yaml
+from paas_testlib import inventory_host, prometheus_query, run_playbook, said, ssh, steady_traffic, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = str(ROOT / ".sandbox" / "ansible_ed25519")
 LB = inventory_host("inventories/sandbox", "lb1")
-DB1 = inventory_host("inventories/sandbox", "db1")["ansible_host"]
 APP1 = inventory_host("inventories/sandbox", "app1")["ansible_host"]
+DB2 = inventory_host("inventories/sandbox", "db2")["ansible_host"]
+MON1 = inventory_host("inventories/sandbox", "mon1")["ansible_host"]
+SITE = LB["nginx_sites"][0]["server_names"][0]
 
 
 def drill(hosts: str) -> subprocess.CompletedProcess:
@@ -34,13 +42,7 @@ def test_a_rebooted_replica_comes_back_streaming():
     result = drill("db2")
     assert result.returncode == 0, result.stdout[-3000:]
     assert "db2: answered" in result.stdout and "systemd running" in result.stdout
-
-    def streaming() -> bool:
-        out = ssh(DB1, "debian", KEY, "sudo -n -u postgres psql -XAtc "
-                  "\"SELECT application_name || ':' || state FROM pg_stat_replication\"").stdout
-        return "db2:streaming" in out.split()
-
-    assert wait_for(streaming, timeout=60, interval=2)
+    assert wait_for(lambda: streams_to("db1", "db2"), timeout=60, interval=2)
 
 
 def test_an_app_host_rebooted_under_load_loses_no_request_and_serves_again():
@@ -62,3 +64,111 @@ def test_an_app_host_rebooted_under_load_loses_no_request_and_serves_again():
 def _epoch(entry: dict) -> float:
     """When nginx logged the request (the JSON log's ISO 8601 time)."""
     return datetime.fromisoformat(entry["time"]).timestamp()
+
+
+# --- the primary lost under load, then the rejoin and the way back (keep last: they move the primary) -----------
+
+def regrouped_inventory(primary: str, replica: str) -> str:
+    """The sandbox's inventory edited as the failover runbook says (primary in db_primary, replica in db_replica),
+    its group_vars and vault the sandbox's own. Under .sandbox/, so that the inventory's sandbox_dir
+    (inventory_dir/../../.sandbox) is still the sandbox's."""
+    data = yaml.safe_load((ROOT / "inventories/sandbox/hosts.yml").read_text())
+    groups = data["all"]["children"]
+    hosts = {**groups["db_primary"]["hosts"], **groups["db_replica"]["hosts"]}
+    groups["db_primary"]["hosts"], groups["db_replica"]["hosts"] = {primary: hosts[primary]}, {replica: hosts[replica]}
+    inventory = ROOT / ".sandbox" / f"inventory-{primary}-primary"
+    inventory.mkdir(exist_ok=True)
+    (inventory / "hosts.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    if not (inventory / "group_vars").exists():
+        (inventory / "group_vars").symlink_to(ROOT / "inventories/sandbox/group_vars")
+    return str(inventory.relative_to(ROOT))
+
+
+def down_alerts(host: str) -> list[dict]:
+    """PostgresqlDown alerts firing in the sandbox's Prometheus for host."""
+    address = inventory_host("inventories/sandbox", host)["ansible_host"]
+    firing = prometheus_query(MON1, KEY, 'ALERTS{alertname="PostgresqlDown",alertstate="firing"}')
+    return [a["metric"] for a in firing if a["metric"].get("instance", "").split(":")[0] in {host, address}]
+
+
+def streams_to(primary: str, replica: str) -> bool:
+    """Whether replica streams from primary (pg_stat_replication on the primary)."""
+    query = "SELECT application_name || ':' || state FROM pg_stat_replication"
+    out = ssh(inventory_host("inventories/sandbox", primary)["ansible_host"], "debian", KEY,
+              f'sudo -n -u postgres psql -XAtc "{query}"').stdout
+    return f"{replica}:streaming" in out.split()
+
+
+def test_a_failover_drill_naming_no_replica_is_refused_before_any_change():
+    refused = run_playbook("inventories/sandbox", "drills/failover.yml", "-e", "db_failover_promote=db1")
+    assert refused.returncode != 0
+    assert "failover drill: give -e db_failover_promote=HOST, one of the db_replica hosts (db2)" in said(refused)
+    assert "Stop PostgreSQL as a failure would" not in refused.stdout
+
+
+def test_a_primary_lost_under_load_fails_over_losing_no_acknowledged_write_and_pages():
+    run = f"failover-drill-{uuid.uuid4().hex[:8]}"
+    with steady_traffic(SITE, LB["ansible_host"], max_seconds=600, script="write-traffic.js", RUN=run) as traffic:
+        time.sleep(5)
+        began = time.time()
+        result = run_playbook("inventories/sandbox", "drills/failover.yml", "-e", "db_failover_promote=db2")
+        ended = time.time()
+        time.sleep(10)   # writes after the drill too: through pgbouncer on db1 to db2
+    assert result.returncode == 0, result.stdout[-3000:]
+    report = re.search(r"failover drill: (.*? WAL)\.", said(result)).group(1)   # the message, unwrapped
+    assert "lacked 0 bytes" in report, report
+    acknowledged = [w for w in traffic.log if w["acknowledged"]]
+    failed = [w for w in traffic.log if not w["acknowledged"]]
+    assert any(w["ended"] / 1000 < began for w in acknowledged), traffic.log[:5]
+    assert any(w["started"] / 1000 > ended for w in acknowledged), traffic.log[-5:]   # writes resumed
+    # Writes failed only while the drill ran (from the primary's loss until pgbouncer took db2).
+    assert all(began <= w["started"] / 1000 and w["ended"] / 1000 <= ended + 5 for w in failed), failed[:5]
+    seconds = (max(w["ended"] for w in failed) - min(w["started"] for w in failed)) / 1000 if failed else 0
+    print(f"{report}\nk6: {len(traffic.log)} writes, {len(acknowledged)} acknowledged, {len(failed)} failed "
+          f"over {seconds:.1f} s; the drill ran {ended - began:.1f} s")
+    # Every write the app acknowledged is on the new primary.
+    out = ssh(DB2, "debian", KEY, f"sudo -n -u postgres psql -d portfolio_sandbox -XAt -v run='{run}'",
+              stdin="SELECT name FROM portfolios WHERE name LIKE :'run' || ' %';", timeout=30)
+    assert out.returncode == 0, out.stderr
+    missing = {w["name"] for w in acknowledged} - set(out.stdout.splitlines())
+    assert not missing, sorted(missing)
+    # The old primary is fenced (masked), and the alert for it fires (pg_up == 0 for a minute).
+    assert wait_for(lambda: down_alerts("db1"), timeout=180, interval=5), \
+        prometheus_query(MON1, KEY, "ALERTS")
+    print(f"PostgresqlDown firing for db1 {time.time() - began:.0f} s after the drill began")
+
+
+def in_recovery(host: str) -> str:
+    """pg_is_in_recovery() on host: 't' on a standby, 'f' on a primary, '' when PostgreSQL does not answer."""
+    return ssh(inventory_host("inventories/sandbox", host)["ansible_host"], "debian", KEY,
+               'sudo -n -u postgres psql -XAtc "SELECT pg_is_in_recovery()"').stdout.strip()
+
+
+def test_the_lost_primary_rejoins_its_alert_resolves_and_the_sandbox_fails_back():
+    began = time.time()
+    try:
+        rejoined = run_playbook(regrouped_inventory("db2", "db1"), "db-rejoin.yml", "-e", "db_rejoin_host=db1")
+        assert rejoined.returncode == 0, rejoined.stdout[-3000:]
+        assert wait_for(lambda: streams_to("db2", "db1"), timeout=60, interval=2)
+        print(f"db1 rejoined and streaming from db2 after {time.time() - began:.0f} s")
+        assert wait_for(lambda: not down_alerts("db1"), timeout=120, interval=5), down_alerts("db1")
+        print(f"PostgresqlDown for db1 resolved {time.time() - began:.0f} s after the rejoin began")
+
+        # The alert paged (Alertmanager's stand-in PagerDuty on mon1 recorded it).
+        def paged() -> bool:
+            out = ssh(MON1, "debian", KEY, "sudo -n cat /var/lib/sandbox-alert-receiver/hooks.jsonl").stdout
+            return any(r["path"] == "/pagerduty" and "PostgresqlDown" in json.dumps(r["body"])
+                       for r in map(json.loads, out.splitlines()))
+
+        assert wait_for(paged, timeout=60, interval=5)
+    finally:
+        # Back to the inventory's topology (db1 primary, db2 streaming from it) whatever failed above, when
+        # db2 is the primary and db1 its standby: the later tests and the next site.yml expect it.
+        if in_recovery("db2") == "f" and in_recovery("db1") == "t":
+            back = run_playbook(regrouped_inventory("db2", "db1"), "db-failover.yml", "-e", "db_failover_promote=db1")
+            assert back.returncode == 0, back.stdout[-3000:]
+            rejoined = run_playbook("inventories/sandbox", "db-rejoin.yml", "-e", "db_rejoin_host=db2")
+            assert rejoined.returncode == 0, rejoined.stdout[-3000:]
+    assert wait_for(lambda: streams_to("db1", "db2"), timeout=60, interval=2)
+    assert wait_for(lambda: not down_alerts("db1") and not down_alerts("db2"), timeout=120, interval=5)
+    print(f"back to db1 primary, db2 streaming: {time.time() - began:.0f} s after the first rejoin began")

@@ -283,6 +283,7 @@ class Traffic:
 
     requests: int = 0
     failed: int = 0
+    slowest: float = 0.0   # seconds, the longest request
     output: str = ""
     # The JSON lines the script logged with console.log (write-traffic.js: one per attempted write).
     log: list[dict] = field(default_factory=list)
@@ -324,6 +325,7 @@ def steady_traffic(site: str, address: str, max_seconds: int, vus: int = 2, scri
     os.unlink(console)
     traffic.requests = int(metrics["http_reqs"]["count"])
     traffic.failed = int(metrics["http_req_failed"]["passes"])   # passes of the "failed" rate = failed requests
+    traffic.slowest = float(metrics["http_req_duration"]["max"]) / 1000
 
 
 def prometheus_query(address: str, key: str, expr: str) -> list[dict]:

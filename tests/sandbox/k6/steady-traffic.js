@@ -22,7 +22,7 @@ export const options = {
 };
 
 export default function () {
-  const res = http.get(`https://${name}/portfolios`, { timeout: '10s' });
+  const res = http.get(`https://${name}/portfolios`, { timeout: __ENV.TIMEOUT || '10s' });
   check(res, { 'status 200': (r) => r.status === 200 });
   sleep(0.25);   // stays under the load balancer's per-client rate limit (20 r/s)
 }

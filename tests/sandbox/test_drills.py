@@ -79,6 +79,15 @@ def firing(alert: str, host: str) -> list[dict]:
     return [a["metric"] for a in series if a["metric"].get("instance", "").split(":")[0] in {host, address}]
 
 
+def test_cutting_off_the_primary_database_or_for_too_short_a_time_is_refused():
+    refused = run_playbook("inventories/sandbox", "drills/isolate.yml", "-e", "drill_hosts=db1",
+                           "-e", "drill_isolate_seconds=5")
+    assert refused.returncode != 0
+    assert "the primary database is not cut off by this drill (db1)" in said(refused), refused.stdout[-2000:]
+    assert "drill_isolate_seconds must be a whole number of seconds from 10 to 1800 (got 5)" in said(refused)
+    assert "Cut the host off" not in refused.stdout
+
+
 def test_an_app_host_cut_off_under_load_loses_no_request_pages_and_serves_again():
     # A request in flight on a kept-alive connection to app1 when it is cut off gets no answer: nginx gives it
     # proxy_read_timeout (60 s) before it retries it on app2. k6 waits longer than that, so that such a

@@ -18,6 +18,8 @@ from paas_testlib import (
     inventory_vault,
     python_command,
     received_logs_command,
+    run_playbook,
+    said,
     site_request,
     site_tls,
     ssh,
@@ -245,6 +247,16 @@ def test_root_and_passwords_are_refused_over_ssh(host):
          f"opsadmin@{HOSTVARS[host]['ansible_host']}", "true"],
         capture_output=True, text=True, timeout=30, check=False)
     assert "Permission denied (publickey)" in password.stderr
+
+
+def test_ssh_sources_without_the_controllers_address_are_refused_before_any_change():
+    # Ansible connects from the sandbox network's gateway; the hardening preflight reads that address from the
+    # SSH session (as the login user: sudo drops SSH_CONNECTION) and refuses a firewall that would shut it out.
+    sources = json.dumps({"hardening_firewall_ssh_sources": ["192.0.2.0/24"]})
+    refused = run_playbook("inventories/sandbox", "infrastructure.yml", "--limit", "app1", "--check",
+                           "--tags", "always", "-e", sources)
+    assert refused.returncode != 0
+    assert "does not include 10.80.0.1, the address Ansible connects from" in said(refused), refused.stdout[-3000:]
 
 
 def test_refused_ssh_logins_are_counted_per_host_from_the_central_log():

@@ -1,6 +1,7 @@
 """Drills on the sandbox (STORY-009). Reboots (playbooks/drills/reboot.yml): a replica and an app host come back
 with every service and no manual step; the load balancer serves every request while the app host is down; the
-primary database is refused. The primary lost under load (playbooks/drills/failover.yml): db2 promoted, no write
+primary database is refused. An app host cut off the network under load (playbooks/drills/isolate.yml): no request
+fails, HostDown fires and resolves. The primary lost under load (playbooks/drills/failover.yml): db2 promoted, no write
 the app acknowledged lost, the seconds of failed writes measured, PostgresqlDown fired, then db1 rejoined (the
 alert resolved) and the sandbox failed back to its inventory's topology. Runs before test_golive.py, whose
 checklist then sees the whole stack healthy."""

@@ -40,6 +40,14 @@ name: firewall_visible_ports
 short_description: The TCP ports the firewall is meant to show a scan from an address, per host
 positional: hostvars, lbs, source
 ---
+name: hardening_firewall_problems
+short_description: The hardening role's firewall rules checked before anything changes
+description:
+  - One message per problem, each naming its variables; an empty list when the SSH sources, the rules
+    (hardening_firewall_rules + hardening_firewall_extra_rules) and the SSH port are valid, SSH is not open
+    to every address, and the controller's address (when known) is inside the SSH sources.
+positional: rules, ssh_port, controller_address
+---
 name: listen_address_problems
 short_description: A preflight rule - a service's listen address must be one IP address
 description:
@@ -114,6 +122,32 @@ def address_in_cidrs(address: str, cidrs: Iterable) -> bool:
     if bad:
         raise AnsibleFilterError(f"address_in_cidrs: not networks: {bad!r}")
     return any(ip in _network(c) for c in cidrs if _network(c).version == ip.version)
+
+
+def hardening_firewall_problems(ssh_sources: Sequence, rules: Sequence[Mapping], ssh_port,
+                                controller_address: str = "") -> list[str]:
+    """The hardening role's firewall preflight, one message per problem (each naming its variables):
+    addresses that are not networks and ports that are not ports; SSH open to every address (a /0 source);
+    SSH sources without controller_address, the address Ansible connects from (skipped when it is not
+    known, or when a source is not a network)."""
+    if isinstance(ssh_sources, str) or not isinstance(ssh_sources, Iterable):
+        raise AnsibleFilterError(f"hardening_firewall_problems: expected a list of SSH sources, got {ssh_sources!r}")
+    problems = []
+    sources = [s for s in [*ssh_sources, *(src for rule in rules for src in rule.get("sources", []))] if s != "any"]
+    bad_cidrs = invalid_cidrs(sources)
+    bad_ports = invalid_ports([ssh_port, *(port for rule in rules for port in rule.get("ports", []))])
+    if bad_cidrs or bad_ports:
+        problems.append("hardening_firewall_ssh_sources / hardening_firewall_rules / hardening_firewall_extra_rules: "
+                        f"invalid sources {bad_cidrs}, invalid ports {bad_ports}")
+    everywhere = [str(s) for s in ssh_sources if str(s).endswith("/0")]
+    if everywhere:
+        problems.append(f"hardening_firewall_ssh_sources contains {', '.join(everywhere)}: SSH open to the whole "
+                        "Internet. List the administrators' and the controller's networks instead.")
+    if controller_address and not invalid_cidrs(ssh_sources) and not address_in_cidrs(controller_address,
+                                                                                       ssh_sources):
+        problems.append(f"hardening_firewall_ssh_sources ({list(ssh_sources)}) does not include {controller_address}, "
+                        "the address Ansible connects from: the next run would be locked out.")
+    return problems
 
 
 def addresses_in_cidrs(addresses: Iterable, cidrs: Iterable) -> list:
@@ -219,6 +253,7 @@ class FilterModule:
             "invalid_cidrs": invalid_cidrs,
             "invalid_ports": invalid_ports,
             "listen_address_problems": listen_address_problems,
+            "hardening_firewall_problems": hardening_firewall_problems,
             "address_in_cidrs": address_in_cidrs,
             "addresses_in_cidrs": addresses_in_cidrs,
             "firewall_visible_ports": firewall_visible_ports,

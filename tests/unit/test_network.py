@@ -6,6 +6,7 @@ from network import (
     address_in_cidrs,
     addresses_in_cidrs,
     firewall_visible_ports,
+    hardening_firewall_problems,
     invalid_cidrs,
     invalid_ports,
     listen_address_problems,
@@ -188,3 +189,39 @@ def test_firewall_visible_ports_show_ssh_only_to_its_sources_and_the_web_only_on
     # shows, as Ansible reaches them.
     assert [e["ports"] for e in firewall_visible_ports(["db1"], hostvars, [], "192.0.2.5")] == [[2222]]
     assert [e["ports"] for e in firewall_visible_ports(["db1"], hostvars, [], "")] == [[2222]]
+
+
+FIREWALL_RULES = [{"name": "web", "ports": [80, 443], "sources": ["any"]},
+                  {"name": "db", "ports": [5432], "sources": ["10.1.0.0/24"]}]
+
+
+def test_a_valid_firewall_has_no_problems():
+    assert hardening_firewall_problems(["10.0.0.0/8", "192.168.1.5"], FIREWALL_RULES, 22, "10.0.0.1") == []
+    assert hardening_firewall_problems(["10.0.0.0/8"], [], 2222, "") == []   # the controller's address unknown
+
+
+@pytest.mark.parametrize(("sources", "rules", "port", "controller", "expected"), [
+    (["10.0.0.0/33"], [], 22, "", "invalid sources ['10.0.0.0/33'], invalid ports []"),
+    (["10.0.0.0/8"], [{"name": "x", "ports": [70000], "sources": ["any"]}], 22, "", "invalid ports [70000]"),
+    (["10.0.0.0/8"], [{"name": "x", "ports": [80], "sources": ["10.0.0.300"]}], 22, "", "['10.0.0.300']"),
+    (["10.0.0.0/8"], [], 0, "", "invalid ports [0]"),
+    (["10.0.0.0/8", "0.0.0.0/0"], [], 22, "", "contains 0.0.0.0/0: SSH open to the whole Internet"),
+    (["::/0"], [], 22, "", "contains ::/0: SSH open to the whole Internet"),
+    (["192.0.2.0/24"], [], 22, "10.80.0.1",
+     "(['192.0.2.0/24']) does not include 10.80.0.1, the address Ansible connects from"),
+    (["192.0.2.0/24"], [], 22, "2001:db8::1", "does not include 2001:db8::1"),
+])
+def test_each_firewall_problem_is_named(sources, rules, port, controller, expected):
+    problems = hardening_firewall_problems(sources, rules, port, controller)
+    assert len(problems) == 1 and expected in problems[0], problems
+
+
+def test_the_controller_check_waits_for_valid_sources():
+    # A source that is no network is reported once, not as a crash of the controller check.
+    problems = hardening_firewall_problems(["10.0.0.0/33"], [], 22, "10.80.0.1")
+    assert len(problems) == 1 and "invalid sources" in problems[0]
+
+
+def test_ssh_sources_must_be_a_list():
+    with pytest.raises(AnsibleFilterError, match="expected a list of SSH sources"):
+        hardening_firewall_problems("10.0.0.0/8", [], 22)

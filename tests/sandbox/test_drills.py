@@ -27,6 +27,7 @@ APP1 = inventory_host("inventories/sandbox", "app1")["ansible_host"]
 DB2 = inventory_host("inventories/sandbox", "db2")["ansible_host"]
 MON1 = inventory_host("inventories/sandbox", "mon1")["ansible_host"]
 SITE = LB["nginx_sites"][0]["server_names"][0]
+VUS = 2   # k6's virtual users in the drills' traffic
 
 
 def drill(hosts: str) -> subprocess.CompletedProcess:
@@ -90,10 +91,12 @@ def test_cutting_off_the_primary_database_or_for_too_short_a_time_is_refused():
 
 
 def test_an_app_host_cut_off_under_load_loses_no_request_pages_and_serves_again():
-    # A request in flight on a kept-alive connection to app1 when it is cut off gets no answer: nginx gives it
-    # proxy_read_timeout (60 s) before it retries it on app2. k6 waits longer than that, so that such a
-    # request counts as slow, not failed (an idle connection or a new one fails over within the 5-s connect timeout).
-    with steady_traffic(SITE, LB["ansible_host"], max_seconds=600, TIMEOUT="75s") as traffic, \
+    # A request sent to app1 on a kept-alive connection just as it is cut off gets no answer: nginx gives it
+    # proxy_read_timeout (60 s), then retries it on app2 if app1 had not begun to answer (k6 waits longer than
+    # that: slow, not failed), or fails it if app1's answer was cut off midway (nginx cannot resend a half-read
+    # answer). So at most the request each virtual user has in flight at the cut fails; every later one is
+    # served by app2 (a new connection to app1 fails over within the 5-s connect timeout).
+    with steady_traffic(SITE, LB["ansible_host"], max_seconds=600, vus=VUS, TIMEOUT="75s") as traffic, \
             ThreadPoolExecutor(1) as pool:
         time.sleep(3)
         began = time.time()
@@ -110,7 +113,7 @@ def test_an_app_host_cut_off_under_load_loses_no_request_pages_and_serves_again(
     print(f"k6: {traffic.requests} requests while app1 was cut off, {traffic.failed} failed, "
           f"the slowest {traffic.slowest:.1f} s")
     assert fired, "HostDown did not fire for app1 while it was cut off"
-    assert traffic.requests > 100 and traffic.failed == 0, traffic.output
+    assert traffic.requests > 100 and traffic.failed <= VUS, traffic.output
     assert_served_by(APP1, since=healed)
     assert wait_for(lambda: not firing("HostDown", "app1"), timeout=120, interval=5)
     print(f"HostDown for app1 resolved {time.time() - healed:.0f} s after the network came back")
@@ -156,7 +159,7 @@ def test_a_primary_lost_under_load_fails_over_losing_no_acknowledged_write_and_p
         began = time.time()
         result = run_playbook("inventories/sandbox", "drills/failover.yml", "-e", "db_failover_promote=db2")
         ended = time.time()
-        time.sleep(10)   # writes after the drill too: through pgbouncer on db1 to db2
+        time.sleep(20)   # writes after the drill too: through pgbouncer on db1 to db2
     assert result.returncode == 0, result.stdout[-3000:]
     report = re.search(r"failover drill: (.*? WAL)\.", said(result)).group(1).replace("''", "'")   # unwrapped
     assert "lacked 0 bytes" in report, report
@@ -164,8 +167,9 @@ def test_a_primary_lost_under_load_fails_over_losing_no_acknowledged_write_and_p
     failed = [w for w in traffic.log if not w["acknowledged"]]
     assert any(w["ended"] / 1000 < began for w in acknowledged), traffic.log[:5]
     assert any(w["started"] / 1000 > ended for w in acknowledged), traffic.log[-5:]   # writes resumed
-    # Writes failed only while the drill ran (from the primary's loss until pgbouncer took db2).
-    assert all(began <= w["started"] / 1000 and w["ended"] / 1000 <= ended + 5 for w in failed), failed[:5]
+    # Writes failed only while the drill ran (from the primary's loss until pgbouncer took db2; pgbouncer tries
+    # the server again pgbouncer_server_login_retry, 2 s, after its last failed login).
+    assert all(began <= w["started"] / 1000 <= ended + 5 for w in failed), failed[:5]
     seconds = (max(w["ended"] for w in failed) - min(w["started"] for w in failed)) / 1000 if failed else 0
     print(f"{report}\nk6: {len(traffic.log)} writes, {len(acknowledged)} acknowledged, {len(failed)} failed "
           f"over {seconds:.1f} s; the drill ran {ended - began:.1f} s")
@@ -190,6 +194,8 @@ def in_recovery(host: str) -> str:
 def test_the_lost_primary_rejoins_its_alert_resolves_and_the_sandbox_fails_back():
     began = time.time()
     try:
+        # Fired already when the test above ran to its end; the rejoin would end the alert before it could page.
+        assert wait_for(lambda: firing("PostgresqlDown", "db1"), timeout=180, interval=5)
         rejoined = run_playbook(regrouped_inventory("db2", "db1"), "db-rejoin.yml", "-e", "db_rejoin_host=db1")
         assert rejoined.returncode == 0, rejoined.stdout[-3000:]
         assert wait_for(lambda: streams_to("db2", "db1"), timeout=60, interval=2)

@@ -90,7 +90,7 @@ def test_cutting_off_the_primary_database_or_for_too_short_a_time_is_refused():
     assert "Cut the host off" not in refused.stdout
 
 
-def test_an_app_host_cut_off_under_load_loses_no_request_pages_and_serves_again():
+def test_an_app_host_cut_off_under_load_leaves_the_site_serving_pages_and_serves_again():
     # A request sent to app1 on a kept-alive connection just as it is cut off gets no answer: nginx gives it
     # proxy_read_timeout (60 s), then retries it on app2 if app1 had not begun to answer (k6 waits longer than
     # that: slow, not failed), or fails it if app1's answer was cut off midway (nginx cannot resend a half-read

@@ -15,6 +15,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -23,9 +24,17 @@ from paas_testlib import inventory_host, prometheus_query, run_playbook, said, s
 ROOT = Path(__file__).resolve().parents[2]
 KEY = str(ROOT / ".sandbox" / "ansible_ed25519")
 LB = inventory_host("inventories/sandbox", "lb1")
-APP1 = inventory_host("inventories/sandbox", "app1")["ansible_host"]
-DB2 = inventory_host("inventories/sandbox", "db2")["ansible_host"]
-MON1 = inventory_host("inventories/sandbox", "mon1")["ansible_host"]
+
+
+@cache
+def address(host: str) -> str:
+    """A sandbox host's address (asked of the inventory once per host: the drills' waits poll with it)."""
+    return inventory_host("inventories/sandbox", host)["ansible_host"]
+
+
+APP1 = address("app1")
+DB2 = address("db2")
+MON1 = address("mon1")
 SITE = LB["nginx_sites"][0]["server_names"][0]
 VUS = 2   # k6's virtual users in the drills' traffic
 
@@ -76,9 +85,8 @@ def _epoch(entry: dict) -> float:
 def firing(alert: str, host: str) -> list[dict]:
     """The alert's series firing in the sandbox's Prometheus for host (its instance label names the host or
     its address)."""
-    address = inventory_host("inventories/sandbox", host)["ansible_host"]
     series = prometheus_query(MON1, KEY, f'ALERTS{{alertname="{alert}",alertstate="firing"}}')
-    return [a["metric"] for a in series if a["metric"].get("instance", "").split(":")[0] in {host, address}]
+    return [a["metric"] for a in series if a["metric"].get("instance", "").split(":")[0] in {host, address(host)}]
 
 
 def test_cutting_off_the_primary_database_or_for_too_short_a_time_is_refused():
@@ -140,7 +148,7 @@ def regrouped_inventory(primary: str, replica: str) -> str:
 def streams_to(primary: str, replica: str) -> bool:
     """Whether replica streams from primary (pg_stat_replication on the primary)."""
     query = "SELECT application_name || ':' || state FROM pg_stat_replication"
-    out = ssh(inventory_host("inventories/sandbox", primary)["ansible_host"], "debian", KEY,
+    out = ssh(address(primary), "debian", KEY,
               f'sudo -n -u postgres psql -XAtc "{query}"').stdout
     return f"{replica}:streaming" in out.split()
 
@@ -187,7 +195,7 @@ def test_a_primary_lost_under_load_fails_over_losing_no_acknowledged_write_and_p
 
 def in_recovery(host: str) -> str:
     """pg_is_in_recovery() on host: 't' on a standby, 'f' on a primary, '' when PostgreSQL does not answer."""
-    return ssh(inventory_host("inventories/sandbox", host)["ansible_host"], "debian", KEY,
+    return ssh(address(host), "debian", KEY,
                'sudo -n -u postgres psql -XAtc "SELECT pg_is_in_recovery()"').stdout.strip()
 
 

@@ -10,10 +10,12 @@ Each suite's and scenario's output goes to reports/<name>.log; the console gets
 one line per step with its duration, the tail of the log when it fails, and a
 last line `N passed, N failed` that sums the tests of every suite.
 
-The suites' steps run side by side, `--jobs` at a time (default 2, or
-PAAS_TEST_JOBS): the sandbox chain first, lint, argspecs and unit beside it,
+The suites' steps run side by side, `--jobs` busy ones at a time (default 2,
+or PAAS_TEST_JOBS): the sandbox chain first, lint, argspecs and unit beside it,
 then the Molecule scenarios, longest first. Each scenario works on its own
-containers and network.
+containers and network. The sandbox's behaviour tests mostly wait (on alerts,
+drills, traffic), so once its chain reaches them it gives its slot up and they
+run beside `--jobs` scenarios (docs/development.md "Where the time goes").
 
     scripts/test-all.py                  # everything
     scripts/test-all.py lint unit        # some suites
@@ -42,6 +44,9 @@ SUITES = ["lint", "argspecs", "unit", "molecule", "sandbox"]
 # Suites whose steps use containers (the others run on the controller alone).
 CONTAINER_SUITES = ["molecule", "sandbox"]
 PRINT_LOCK = threading.Lock()
+# Slots for the steps that keep the machine's cores busy (set in main from --jobs):
+# every job holds one, but the sandbox chain gives its slot back for its tests.
+BUSY_SLOTS = threading.Semaphore(2)
 
 
 @dataclass
@@ -240,14 +245,20 @@ def suite_sandbox() -> list[Step]:
     # The demo app, deployed by Kamal (playbooks/deploy.yml), as `make sandbox` does.
     steps.append(command_step("sandbox/deploy", ["make", "--no-print-directory", "sandbox-deploy"], timeout=1200,
                               extra_env=VVV))
-    steps.append(pytest_step("sandbox/verify", ["pytest", "-q", "-p", "no:cacheprovider", "tests/sandbox"]))
+    # The tests wait more than they compute: a scenario takes this chain's slot meanwhile.
+    BUSY_SLOTS.release()
+    try:
+        steps.append(pytest_step("sandbox/verify", ["pytest", "-q", "-p", "no:cacheprovider", "tests/sandbox"]))
+    finally:
+        BUSY_SLOTS.acquire()
     return steps
 
 
 def guarded(suite: str, job) -> list[Step]:
-    """Run a job; a crash of the runner itself counts as one failed step, not a lost suite."""
+    """Run a job in a busy slot; a crash of the runner itself counts as one failed step, not a lost suite."""
     try:
-        return job()
+        with BUSY_SLOTS:
+            return job()
     except Exception as exc:
         with PRINT_LOCK:
             print(f"  FAIL {suite}: the test runner crashed: {exc!r}", flush=True)
@@ -259,7 +270,8 @@ def main() -> int:
     parser.add_argument("suites", nargs="*", help=f"suites to run, among {', '.join(SUITES)} (default: all)")
     parser.add_argument("--scenario", action="append", default=[], help="only this molecule scenario (role/name)")
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("PAAS_TEST_JOBS", "2")),
-                        help="scenarios (and the sandbox) run at a time (default 2, or PAAS_TEST_JOBS)")
+                        help="scenarios (and the sandbox's bring-up) run at a time (default 2, or PAAS_TEST_JOBS); "
+                             "the sandbox's tests run beside them")
     args = parser.parse_args()
     unknown = sorted(set(args.suites) - set(SUITES))
     if unknown:
@@ -268,9 +280,11 @@ def main() -> int:
     REPORTS.mkdir(exist_ok=True)
 
     started = time.monotonic()
-    # One pool, --jobs at a time: the sandbox (the longest chain) starts first, the
-    # controller-only suites (lint, argspecs, unit) run beside it in the other slot
-    # instead of before everything, then the scenarios follow longest first.
+    # One pool, --jobs busy steps at a time: the sandbox (the longest chain) starts
+    # first, the controller-only suites (lint, argspecs, unit) run beside it instead
+    # of before everything, then the scenarios follow longest first. One worker more
+    # than slots, for the scenario that runs beside the sandbox's tests; a worker
+    # waiting for a slot holds the next job, so the order is kept.
     jobs: list[tuple[str, object]] = []
     if "sandbox" in selected:
         jobs.append(("sandbox", suite_sandbox))
@@ -278,8 +292,10 @@ def main() -> int:
              if suite in selected and suite not in CONTAINER_SUITES]
     if "molecule" in selected:
         jobs += [("molecule", job) for job in molecule_jobs(args.scenario)]
+    global BUSY_SLOTS
+    BUSY_SLOTS = threading.Semaphore(max(1, args.jobs))
     print(f"== {', '.join(s for s in SUITES if s in selected)} ({max(1, args.jobs)} at a time)", flush=True)
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs) + ("sandbox" in selected)) as pool:
         futures = [(suite, pool.submit(guarded, suite, job)) for suite, job in jobs]
         done = [(suite, future.result()) for suite, future in futures]
     wall = time.monotonic() - started

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from paas_testlib import (
     inventory_vault,
+    prometheus_query,
     python_command,
     received_logs_command,
     run_playbook,
@@ -180,15 +181,14 @@ def test_prometheus_on_the_monitoring_host_scrapes_every_host_by_name():
 
 
 def prometheus_values(query: str, *labels: str) -> dict:
-    """Prometheus's answer to an instant query, asked on the monitoring host's loopback: each
-    series' values of labels (joined with /) -> its value; {"error": ...} when it could not ask."""
-    script = ("import json, sys, urllib.parse, urllib.request; result = json.load(urllib.request.urlopen("
-              f"'http://127.0.0.1:9090/api/v1/query?query=' + urllib.parse.quote({query!r}), timeout=5))"
-              "['data']['result']; "
-              f"print(json.dumps({{'/'.join(r['metric'][k] for k in {list(labels)!r}): r['value'][1] "
-              "for r in result}))")
-    out = run_as(group("monitoring")[0], "debian", "ansible_ed25519", python_command(script))
-    return json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr}
+    """Prometheus's answer to an instant query (paas_testlib.prometheus_query): each series' values of
+    labels (joined with /) -> its value; {"error": ...} when it could not ask, for a wait to retry."""
+    monitoring = HOSTVARS[group("monitoring")[0]]["ansible_host"]
+    try:
+        series = prometheus_query(monitoring, str(KEYS / "ansible_ed25519"), query)
+    except AssertionError as exc:
+        return {"error": str(exc)}
+    return {"/".join(r["metric"][k] for k in labels): r["value"][1] for r in series}
 
 
 def test_prometheus_sees_each_database_server_through_its_exporter():

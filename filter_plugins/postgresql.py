@@ -25,6 +25,17 @@ description:
     hba_entries, ssl_enabled, replication_role, replicas, primary_host, settings, pooled_connections), plus
     replication_password_set (never the password) and memory_settings (the settings that take a memory unit).
 ---
+name: pg_app_logins
+short_description: The app's two alternating login roles as postgresql_users entries (password rotation)
+description:
+  - The app logs in as one of two roles, the database owner itself or its twin OWNER_2, which acts as the owner
+    (member of it, SET ROLE to it at login, so whatever it creates the owner owns). A rotation moves the app to the
+    other one with a new password while the previous login still works; the one in use neither now nor previously
+    cannot log in (NOLOGIN, no password).
+positional: login, password
+options:
+  previous: {description: "the login being rotated away from, {login, password}; empty outside a rotation", default: {}}
+---
 name: pg_slot_name
 short_description: A replica's replication slot name (its inventory name, lower case, [a-z0-9_] only)
 ---
@@ -49,6 +60,7 @@ options:
 
 EXAMPLES = r"""
 postgresql_pooled_connections: "{{ groups['pgbouncer'] | pgbouncer_server_connections(hostvars) }}"
+postgresql_users: "{{ 'portfolio' | pg_app_logins(app_db_login, vault_postgresql_app_password, app_db_previous) }}"
 postgresql_tuned: "{{ ansible_memtotal_mb | pg_tune(ansible_processor_vcpus, profile='web', reserved_mb=512) }}"
 """
 
@@ -191,11 +203,13 @@ def pg_scram_verifier(password, existing="", iterations=4096) -> str:
 
 def pgbouncer_server_connections(hosts, hostvars, default_pool_size=20, reserve_pool_size=5) -> int:
     """Most server connections the pgbouncer hosts can open: pools are per (database, user) pair,
-    each pool_size plus the reserve pool. Sizes a server's max_connections."""
+    each pool_size plus the reserve pool. Sizes a server's max_connections. The users counted are a host's
+    pgbouncer_sizing_users when set (every login that may ever be pooled: the app's two alternating logins, both
+    pooled during a password rotation, so that a rotation changes no server setting), else its pgbouncer_users."""
     total = 0
     for host in hosts or []:
         variables = hostvars[host]
-        users = len(variables.get("pgbouncer_users", []) or [])
+        users = len(variables.get("pgbouncer_sizing_users") or variables.get("pgbouncer_users", []) or [])
         default = int(variables.get("pgbouncer_default_pool_size", default_pool_size))
         reserve = int(variables.get("pgbouncer_reserve_pool_size", reserve_pool_size))
         for database in variables.get("pgbouncer_databases", []) or []:
@@ -218,6 +232,13 @@ def _missing_owners(s: Mapping) -> list[str]:
     users = {u.get("name") for u in s["users"]}
     missing = [d.get("owner") for d in s["databases"] if d.get("owner") not in users]
     return [f"postgresql_databases: owner not in postgresql_users: {', '.join(map(str, missing))}"] if missing else []
+
+
+def _logins_without_password(s: Mapping) -> list[str]:
+    # Only a role that cannot log in (NOLOGIN: an owner, or the app's idle login) may go without a password.
+    bare = [str(u.get("name")) for u in s["users"]
+            if not u.get("password") and "NOLOGIN" not in str(u.get("role_attr_flags", "")).upper().split(",")]
+    return [f"postgresql_users: a login without a password (give one, or NOLOGIN): {', '.join(bare)}"] if bare else []
 
 
 def _missing_readonly_databases(s: Mapping) -> list[str]:
@@ -277,8 +298,8 @@ def _pools_too_big(s: Mapping) -> list[str]:
              f"minus {reserved} superuser-reserved connections"] if pooled > limit - reserved else [])
 
 
-POSTGRESQL_RULES = (_missing_owners, _missing_readonly_databases, _bad_hba_addresses, _hba_without_ssl,
-                    _replica_without_ssl, _replication_without_password, _replica_without_primary,
+POSTGRESQL_RULES = (_missing_owners, _logins_without_password, _missing_readonly_databases, _bad_hba_addresses,
+                    _hba_without_ssl, _replica_without_ssl, _replication_without_password, _replica_without_primary,
                     _bad_memory_settings, _pools_too_big)
 POSTGRESQL_SETTINGS = ("databases", "users", "readonly_users", "hba_entries", "ssl_enabled", "replication_role",
                        "replicas", "replication_password_set", "primary_host", "settings", "memory_settings",
@@ -293,6 +314,47 @@ def postgresql_problems(settings: Mapping) -> list[str]:
     if missing:
         raise AnsibleFilterError(f"postgresql_problems: settings lack {', '.join(missing)}")
     return [problem for rule in POSTGRESQL_RULES for problem in rule(settings)]
+
+
+LOGIN_FLAGS = "LOGIN,NOSUPERUSER,NOCREATEDB,NOCREATEROLE"
+NOLOGIN_FLAGS = "NOLOGIN,NOSUPERUSER,NOCREATEDB,NOCREATEROLE"
+
+
+def pg_app_logins(owner, login, password, previous=None) -> list[dict]:
+    """postgresql_users entries for the app's two alternating logins: `owner` and its twin `owner`_2 (member of
+    the owner, SET ROLE to it at login). `login` logs in with `password`; `previous` ({login, password}, during a
+    rotation) logs in too; the other one cannot log in (NOLOGIN, password removed)."""
+    owner = str(owner or "")
+    if not owner:
+        raise AnsibleFilterError("pg_app_logins: the owner role's name is empty")
+    names = [owner, f"{owner}_2"]
+    if login not in names:
+        raise AnsibleFilterError(f"pg_app_logins: the app's login must be {' or '.join(names)} (got {login!r})")
+    if not password:
+        raise AnsibleFilterError(f"pg_app_logins: the password of {login} is empty")
+    previous = previous or {}
+    if not isinstance(previous, Mapping):
+        raise AnsibleFilterError("pg_app_logins: previous must be a mapping {login, password} or empty")
+    if previous:
+        if previous.get("login") not in names or previous.get("login") == login:
+            raise AnsibleFilterError(f"pg_app_logins: the previous login must be the other one of {' and '.join(names)}"
+                                     f" than {login} (got {previous.get('login')!r})")
+        if not previous.get("password"):
+            raise AnsibleFilterError(f"pg_app_logins: the previous password (of {previous['login']}) is empty")
+        if previous["password"] == password:
+            raise AnsibleFilterError("pg_app_logins: the new password is the previous one")
+    passwords = {login: password, **({previous["login"]: previous["password"]} if previous else {})}
+    entries = []
+    for name in names:
+        twin = name != owner
+        entries.append({
+            "name": name,
+            "password": passwords.get(name, ""),
+            "role_attr_flags": LOGIN_FLAGS if name in passwords else NOLOGIN_FLAGS,
+            "member_of": [owner] if twin else [],
+            "configuration": {"role": owner} if twin else {},
+        })
+    return entries
 
 
 def pg_peers(hosts, hostvars, exclude="", address_var="private_ip") -> list:
@@ -322,4 +384,5 @@ class FilterModule:
         return {"pg_tune": pg_tune, "pg_scram_verifier": pg_scram_verifier, "pg_slot_name": pg_slot_name,
                 "postgresql_problems": postgresql_problems,
                 "pgbouncer_server_connections": pgbouncer_server_connections,
-                "pg_peers": pg_peers, "pgbouncer_hba_entries": pgbouncer_hba_entries}
+                "pg_peers": pg_peers, "pgbouncer_hba_entries": pgbouncer_hba_entries,
+                "pg_app_logins": pg_app_logins}

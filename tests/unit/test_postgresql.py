@@ -14,6 +14,7 @@ import re
 import pytest
 from ansible.errors import AnsibleFilterError
 from postgresql import (
+    pg_app_logins,
     pg_peers,
     pg_scram_verifier,
     pg_size,
@@ -169,6 +170,16 @@ TOPOLOGY = {
 }
 
 
+def test_pgbouncer_server_connections_count_the_sizing_users_when_given():
+    pooler = {"pgbouncer_users": ["app"], "pgbouncer_databases": [{"name": "app", "pool_size": 10}],
+              "pgbouncer_reserve_pool_size": 2}
+    assert pgbouncer_server_connections(["db1"], {"db1": pooler}) == 12
+    # Both of the app's logins, as pooled during a rotation: the same count before, during and after it.
+    sized = pooler | {"pgbouncer_sizing_users": ["app", "app_2"]}
+    assert pgbouncer_server_connections(["db1"], {"db1": sized}) == 24
+    assert pgbouncer_server_connections(["db1"], {"db1": sized | {"pgbouncer_users": ["app_2", "app"]}}) == 24
+
+
 def test_pg_peers_lists_every_other_database_host_with_its_address():
     assert pg_peers(["db1", "db2"], TOPOLOGY, exclude="db1") == [{"name": "db2", "address": "10.0.0.14"}]
     assert pg_peers(["db1", "db2"], TOPOLOGY, exclude="db2") == [{"name": "db1", "address": "10.0.0.13"}]
@@ -184,7 +195,8 @@ def test_pgbouncer_hba_entries_cover_each_remote_pooler_user_and_real_database_n
         "10.0.0.13", "10.0.0.20"}
 
 
-VALID = {"databases": [{"name": "app", "owner": "app"}], "users": [{"name": "app"}], "readonly_users": [],
+VALID = {"databases": [{"name": "app", "owner": "app"}], "users": [{"name": "app", "password": "pw"}],
+         "readonly_users": [],
          "hba_entries": [{"address": "10.0.0.12"}], "ssl_enabled": True, "replication_role": "primary",
          "replicas": [], "replication_password_set": False, "primary_host": "", "settings": {},
          "memory_settings": ["shared_buffers", "work_mem"], "pooled_connections": 0}
@@ -199,6 +211,8 @@ def test_valid_postgresql_settings_have_no_problem():
     [
         ({"databases": [{"name": "app", "owner": "nobody"}]},
          "postgresql_databases: owner not in postgresql_users: nobody"),
+        ({"users": [{"name": "app"}, {"name": "app_2", "password": "pw"}]},
+         "postgresql_users: a login without a password (give one, or NOLOGIN): app"),
         ({"readonly_users": [{"name": "ro", "databases": ["app", "other"]}]},
          "postgresql_readonly_users: database not in postgresql_databases: other"),
         ({"hba_entries": [{"address": "10.0.0.0/33"}, {"address": "10.0.0.1"}]},
@@ -222,6 +236,11 @@ def test_each_postgresql_rule_names_its_variable(changes, message):
     assert len(problems) == 1 and message in problems[0], problems
 
 
+def test_a_role_that_cannot_log_in_needs_no_password():
+    users = [{"name": "app", "role_attr_flags": "NOLOGIN,NOSUPERUSER"}, {"name": "app_2", "password": "pw"}]
+    assert postgresql_problems(VALID | {"users": users}) == []
+
+
 def test_pools_that_fit_and_a_replica_with_everything_pass():
     assert postgresql_problems(VALID | {"settings": {"max_connections": 50}, "pooled_connections": 47}) == []
     replica = VALID | {"replication_role": "replica", "primary_host": "10.0.0.1", "replication_password_set": True}
@@ -231,3 +250,49 @@ def test_pools_that_fit_and_a_replica_with_everything_pass():
 def test_postgresql_problems_needs_every_setting():
     with pytest.raises(AnsibleFilterError, match="settings lack pooled_connections"):
         postgresql_problems({k: v for k, v in VALID.items() if k != "pooled_connections"})
+
+
+def _logins(entries: list[dict]) -> dict:
+    return {e["name"]: (e["password"], e["role_attr_flags"].split(",")[0], e["member_of"], e["configuration"])
+            for e in entries}
+
+
+def test_the_app_logs_in_as_the_owner_and_its_twin_cannot_log_in():
+    assert _logins(pg_app_logins("portfolio", "portfolio", "new")) == {
+        "portfolio": ("new", "LOGIN", [], {}),
+        "portfolio_2": ("", "NOLOGIN", ["portfolio"], {"role": "portfolio"}),
+    }
+
+
+def test_during_a_rotation_both_log_in_each_with_its_password():
+    logins = pg_app_logins("portfolio", "portfolio_2", "new", {"login": "portfolio", "password": "old"})
+    assert _logins(logins) == {
+        "portfolio": ("old", "LOGIN", [], {}),
+        "portfolio_2": ("new", "LOGIN", ["portfolio"], {"role": "portfolio"}),
+    }
+    # The owner first: the twin's membership and SET ROLE name it.
+    assert [e["name"] for e in logins] == ["portfolio", "portfolio_2"]
+
+
+def test_after_a_rotation_the_previous_login_cannot_log_in():
+    assert _logins(pg_app_logins("portfolio", "portfolio_2", "new", {}))["portfolio"] == ("", "NOLOGIN", [], {})
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("portfolio", "someone", "pw"), "the app's login must be portfolio or portfolio_2 (got 'someone')"),
+        (("portfolio", "portfolio", ""), "the password of portfolio is empty"),
+        (("", "portfolio", "pw"), "the owner role's name is empty"),
+        (("portfolio", "portfolio", "pw", {"login": "portfolio", "password": "old"}),
+         "the previous login must be the other one of portfolio and portfolio_2 than portfolio"),
+        (("portfolio", "portfolio", "pw", {"login": "portfolio_2", "password": ""}),
+         "the previous password (of portfolio_2) is empty"),
+        (("portfolio", "portfolio", "pw", {"login": "portfolio_2", "password": "pw"}),
+         "the new password is the previous one"),
+        (("portfolio", "portfolio", "pw", ["portfolio_2"]), "previous must be a mapping"),
+    ],
+)
+def test_app_logins_refuse_what_would_lock_the_app_out(args, message):
+    with pytest.raises(AnsibleFilterError, match=re.escape(message)):
+        pg_app_logins(*args)

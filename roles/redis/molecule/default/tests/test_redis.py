@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from paas_testlib import changed_tasks, default_address, python_command, run_playbook, wait_for
+from paas_testlib import changed_tasks, default_address, python_command, run_playbook, said, wait_for
 
 testinfra_hosts = ["ansible://redis-host"]
 CACHE, QUEUE, TLS = 6379, 6380, 6381
@@ -145,6 +145,8 @@ def test_the_app_may_not_publish_on_sentinels_channel(host):
 # --- run-time settings: applied live (CONFIG SET), drift shown in check mode (keep these last) ---
 
 CONVERGE = Path(__file__).resolve().parents[1] / "converge.yml"
+SETTINGS = CONVERGE.parent / "vars.yml"
+APP_LOGINS = CONVERGE.parent / "app_logins.yml"
 COMPARE = "redis : Compare the instances' run-time settings with the role's (check mode)"
 
 
@@ -159,7 +161,7 @@ def config_get(host, port: int, name: str) -> str:
 def test_a_new_memory_limit_reaches_the_running_cache_without_a_restart(host):
     pid = info(host, CACHE, "process_id")
     assert cli(host, CACHE, "SET kept-across-the-change yes").stdout.strip() == "OK"
-    instances = yaml.safe_load(CONVERGE.read_text())[0]["vars"]["redis_instances"]
+    instances = yaml.safe_load(SETTINGS.read_text())["redis_instances"]
     bigger = [dict(i, maxmemory_mb=24) if i["name"] == "cache" else i for i in instances]
     proc = converge(host, "-e", json.dumps({"redis_instances": bigger}))
     assert proc.returncode == 0, proc.stdout[-3000:]
@@ -201,6 +203,15 @@ def test_a_password_rotation_keeps_the_old_password_working_until_it_is_dropped(
     assert rotating.returncode == 0, rotating.stdout[-3000:]
     assert cli(host, CACHE, "PING", password=new).stdout.strip() == "PONG"
     assert cli(host, CACHE, "PING").stdout.strip() == "PONG"
+    # The app_logins entry point (playbooks/rotate-secrets.yml's check) sees the same, on every instance, over TLS
+    # where an instance serves it, and names the instances where a password it must refuse still logs in.
+    both = {"redis_app_password": new, "redis_app_previous_passwords": [USERS["app"]]}
+    accepted = run_playbook(host.backend.ansible_inventory, str(APP_LOGINS), "-e", json.dumps(both))
+    assert accepted.returncode == 0, accepted.stdout[-3000:]
+    refused = run_playbook(host.backend.ansible_inventory, str(APP_LOGINS), "-e", json.dumps(
+        {"redis_app_password": new, "redis_app_refused_passwords": [USERS["app"]]}))
+    assert refused.returncode != 0
+    assert "still logged in with one it must refuse on cache, queue, securecache" in said(refused), said(refused)
     # Phase 2: one password again (here the scenario's own, so the next tests find it), and the
     # one no longer listed is refused.
     back = converge(host)
@@ -231,7 +242,7 @@ def test_a_renewed_certificate_is_served_without_a_restart(host):
 def test_turning_tls_on_restarts_the_instance_into_tls_without_waiting_on_it(host):
     # The run reads live settings before its restart handler: not from an instance about to
     # restart (redis-cli --tls against the still-plain instance once waited forever).
-    instances = yaml.safe_load(CONVERGE.read_text())[0]["vars"]["redis_instances"]
+    instances = yaml.safe_load(SETTINGS.read_text())["redis_instances"]
     tls_cache = [dict(i, tls=True) if i["name"] == "cache" else i for i in instances]
     proc = run_playbook(host.backend.ansible_inventory, str(CONVERGE), "-e", json.dumps({"redis_instances": tls_cache}),
                         timeout=300)

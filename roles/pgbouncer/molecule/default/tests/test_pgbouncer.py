@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
-from paas_testlib import default_address
+from paas_testlib import default_address, run_playbook, said
 
 testinfra_hosts = ["ansible://pgbouncer-host"]
 PASSWORDS = {"app": "app-test-password", "pgbouncer_admin": "admin-test-password",
@@ -91,3 +94,24 @@ def test_a_client_without_tls_is_refused(host, address):
     result = psql(host, address, "SELECT 1", options="sslmode=disable")
     assert result.rc != 0
     assert "SSL required" in result.stderr
+
+
+LOGINS = Path(__file__).resolve().parents[1] / "logins.yml"
+
+
+def check_logins(host, *checks: tuple[str, str, bool]):
+    logins = [{"user": user, "password": password, "database": "app_production", "accepted": accepted}
+              for user, password, accepted in checks]
+    return run_playbook(host.backend.ansible_inventory, str(LOGINS), "-e",
+                        json.dumps({"pgbouncer_login_checks": logins}))
+
+
+def test_the_logins_check_passes_when_each_login_does_as_expected(host):
+    result = check_logins(host, ("app", PASSWORDS["app"], True), ("app", "not-the-password", False))
+    assert result.returncode == 0, said(result)
+
+
+def test_the_logins_check_names_each_login_that_did_otherwise(host):
+    result = check_logins(host, ("app", "not-the-password", True), ("app", PASSWORDS["app"], False))
+    assert result.returncode != 0
+    assert "refused app that must log in; let in app that must be refused" in said(result), said(result)

@@ -9,7 +9,7 @@ from paas_testlib import default_address, pg_auth_probe_command
 from postgresql import pg_tune
 
 testinfra_hosts = ["ansible://postgresql-host"]
-PASSWORDS = {"app": "app-test-password", "reporting": "reporting-test-password"}
+PASSWORDS = {"app": "app-test-password", "reporting": "reporting-test-password", "app_2": "app2-test-password"}
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +98,25 @@ def test_app_owns_its_database_and_reporting_only_reads(host, address):
     assert refused.rc != 0
     assert "permission denied" in refused.stderr
     assert psql(host, address, "CREATE DATABASE other").rc != 0  # NOCREATEDB
+
+
+def test_a_second_login_acts_as_the_owner_and_what_it_creates_the_owner_owns(host, address):
+    assert psql(host, address, "SELECT current_user, session_user", user="app_2").stdout.strip() == "app|app_2"
+    created = psql(host, address, "CREATE TABLE IF NOT EXISTS made_by_the_twin (id int)", user="app_2")
+    assert created.rc == 0, created.stderr
+    owner = host.run("runuser -u postgres -- psql -X -A -t -d app_production "
+                     "-c \"SELECT tableowner FROM pg_tables WHERE tablename = 'made_by_the_twin'\"")
+    assert owner.stdout.strip() == "app"
+    # The owner's default privileges apply: reporting reads it.
+    assert psql(host, address, "SELECT count(*) FROM made_by_the_twin", user="reporting").rc == 0
+
+
+def test_a_role_without_login_has_no_password_and_is_refused(host, address):
+    stored = superuser(host, "SELECT rolcanlogin, rolpassword IS NULL FROM pg_authid WHERE rolname = 'retired'")
+    assert stored.stdout.strip() == "f|t"
+    refused = psql(host, address, "SELECT 1", user="retired", secret="anything")
+    assert refused.rc != 0
+    assert "password authentication failed" in refused.stderr
 
 
 def test_cluster_has_data_checksums_and_utf8(host):

@@ -145,7 +145,7 @@ def test_the_app_may_not_publish_on_sentinels_channel(host):
 # --- run-time settings: applied live (CONFIG SET), drift shown in check mode (keep these last) ---
 
 CONVERGE = Path(__file__).resolve().parents[1] / "converge.yml"
-SETTINGS = CONVERGE.parent / "vars.yml"
+SETTINGS = CONVERGE.parent / "vars" / "scenario.yml"
 APP_LOGINS = CONVERGE.parent / "app_logins.yml"
 COMPARE = "redis : Compare the instances' run-time settings with the role's (check mode)"
 

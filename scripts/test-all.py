@@ -10,12 +10,10 @@ Each suite's and scenario's output goes to reports/<name>.log; the console gets
 one line per step with its duration, the tail of the log when it fails, and a
 last line `N passed, N failed` that sums the tests of every suite.
 
-The suites' steps run side by side, `--jobs` busy ones at a time (default 2,
-or PAAS_TEST_JOBS): the sandbox chain first, lint, argspecs and unit beside it,
+The suites' steps run side by side, `--jobs` at a time (default 2, or
+PAAS_TEST_JOBS): the sandbox chain first, lint, argspecs and unit beside it,
 then the Molecule scenarios, longest first. Each scenario works on its own
-containers and network. The sandbox's behaviour tests mostly wait (on alerts,
-drills, traffic), so once its chain reaches them it gives its slot up and they
-run beside `--jobs` scenarios (docs/development.md "Where the time goes").
+containers and network.
 
     scripts/test-all.py                  # everything
     scripts/test-all.py lint unit        # some suites
@@ -26,7 +24,6 @@ run beside `--jobs` scenarios (docs/development.md "Where the time goes").
 from __future__ import annotations
 
 import argparse
-import collections
 import os
 import subprocess
 import sys
@@ -45,37 +42,6 @@ SUITES = ["lint", "argspecs", "unit", "molecule", "sandbox"]
 # Suites whose steps use containers (the others run on the controller alone).
 CONTAINER_SUITES = ["molecule", "sandbox"]
 PRINT_LOCK = threading.Lock()
-
-
-class Slots:
-    """Slots for the steps that keep the machine's cores busy, given in the order they were asked for.
-
-    A plain semaphore lets a thread that just gave a slot back take it again before a
-    thread that has waited longer (a job could wait the whole run)."""
-
-    def __init__(self, count: int):
-        self._free = count
-        self._waiting: collections.deque = collections.deque()
-        self._changed = threading.Condition()
-
-    def acquire(self) -> None:
-        with self._changed:
-            ticket = object()
-            self._waiting.append(ticket)
-            self._changed.wait_for(lambda: self._waiting[0] is ticket and self._free > 0)
-            self._waiting.popleft()
-            self._free -= 1
-            self._changed.notify_all()
-
-    def release(self) -> None:
-        with self._changed:
-            self._free += 1
-            self._changed.notify_all()
-
-
-# Set in main from --jobs: every job but the sandbox chain holds one slot while it
-# runs; the sandbox chain holds one up to its deploy and none for its tests.
-BUSY_SLOTS = Slots(2)
 
 
 @dataclass
@@ -249,21 +215,6 @@ VVV = {"ANSIBLE_VERBOSITY": "3"}
 
 
 def suite_sandbox() -> list[Step]:
-    BUSY_SLOTS.acquire()
-    try:
-        steps = sandbox_bring_up()
-    finally:
-        # The tests wait more than they compute: a scenario takes this chain's slot meanwhile.
-        BUSY_SLOTS.release()
-    # Tests run once the chain reached its deploy (a failed idempotence or deploy still lets them run).
-    if steps[-1].name == "sandbox/deploy":
-        steps.append(pytest_step("sandbox/verify", ["pytest", "-q", "-p", "no:cacheprovider", "tests/sandbox"]))
-    return steps
-
-
-def sandbox_bring_up() -> list[Step]:
-    """The busy part of the sandbox chain: the scan tools, containers, site.yml twice, the deploy; it stops early
-    when the tools, the containers or the first site.yml fail."""
     # The security scan's tools (tests/sandbox/test_security.py): nmap, testssl.sh, .venv-scan.
     steps = [command_step("sandbox/scan-tools", ["make", "--no-print-directory", "scan-tools"], timeout=900)]
     if steps[-1].failed:
@@ -289,20 +240,16 @@ def sandbox_bring_up() -> list[Step]:
     # The demo app, deployed by Kamal (playbooks/deploy.yml), as `make sandbox` does.
     steps.append(command_step("sandbox/deploy", ["make", "--no-print-directory", "sandbox-deploy"], timeout=1200,
                               extra_env=VVV))
+    # The behaviour tests took 1635 s of CI's 1800-s default before the rotation tests came (docs/development.md).
+    steps.append(pytest_step("sandbox/verify", ["pytest", "-q", "-p", "no:cacheprovider", "tests/sandbox"],
+                             timeout=3000))
     return steps
 
 
 def guarded(suite: str, job) -> list[Step]:
-    """Run a job (in a busy slot, but the sandbox chain, which takes its own); a crash of the runner itself
-    counts as one failed step, not a lost suite."""
+    """Run a job; a crash of the runner itself counts as one failed step, not a lost suite."""
     try:
-        if suite == "sandbox":
-            return job()
-        BUSY_SLOTS.acquire()
-        try:
-            return job()
-        finally:
-            BUSY_SLOTS.release()
+        return job()
     except Exception as exc:
         with PRINT_LOCK:
             print(f"  FAIL {suite}: the test runner crashed: {exc!r}", flush=True)
@@ -314,8 +261,7 @@ def main() -> int:
     parser.add_argument("suites", nargs="*", help=f"suites to run, among {', '.join(SUITES)} (default: all)")
     parser.add_argument("--scenario", action="append", default=[], help="only this molecule scenario (role/name)")
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("PAAS_TEST_JOBS", "2")),
-                        help="scenarios (and the sandbox's bring-up) run at a time (default 2, or PAAS_TEST_JOBS); "
-                             "the sandbox's tests run beside them")
+                        help="scenarios (and the sandbox) run at a time (default 2, or PAAS_TEST_JOBS)")
     args = parser.parse_args()
     unknown = sorted(set(args.suites) - set(SUITES))
     if unknown:
@@ -324,11 +270,9 @@ def main() -> int:
     REPORTS.mkdir(exist_ok=True)
 
     started = time.monotonic()
-    # One pool, --jobs busy steps at a time: the sandbox (the longest chain) starts
-    # first, the controller-only suites (lint, argspecs, unit) run beside it instead
-    # of before everything, then the scenarios follow longest first. One worker more
-    # than slots, for the scenario that runs beside the sandbox's tests; a worker
-    # waiting for a slot holds the next job, so the order is kept.
+    # One pool, --jobs at a time: the sandbox (the longest chain) starts first, the
+    # controller-only suites (lint, argspecs, unit) run beside it in the other slot
+    # instead of before everything, then the scenarios follow longest first.
     jobs: list[tuple[str, object]] = []
     if "sandbox" in selected:
         jobs.append(("sandbox", suite_sandbox))
@@ -336,10 +280,8 @@ def main() -> int:
              if suite in selected and suite not in CONTAINER_SUITES]
     if "molecule" in selected:
         jobs += [("molecule", job) for job in molecule_jobs(args.scenario)]
-    global BUSY_SLOTS
-    BUSY_SLOTS = Slots(max(1, args.jobs))
     print(f"== {', '.join(s for s in SUITES if s in selected)} ({max(1, args.jobs)} at a time)", flush=True)
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs) + ("sandbox" in selected)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = [(suite, pool.submit(guarded, suite, job)) for suite, job in jobs]
         done = [(suite, future.result()) for suite, future in futures]
     wall = time.monotonic() - started

@@ -42,26 +42,3 @@ def test_the_excerpt_leads_with_the_failure(tmp_path: Path):
     assert "Create the stanza" in excerpt[0]
     assert "PLAY RECAP" in excerpt[-1]
 
-
-def test_busy_slots_go_to_the_longest_waiting_job_first():
-    import threading
-    import time
-
-    slots = runner.Slots(1)
-    order: list[str] = []
-    slots.acquire()   # held, as a running scenario holds it
-
-    def job(name: str) -> None:
-        slots.acquire()
-        order.append(name)
-        slots.release()
-
-    waiting = threading.Thread(target=job, args=("waited first",))
-    waiting.start()
-    time.sleep(0.2)   # it asks for the slot now
-    # The holder gives the slot back and asks again at once, as a worker taking its next job does:
-    # a plain semaphore can give it straight back to the holder.
-    slots.release()
-    job("asked again")
-    waiting.join(timeout=5)
-    assert order == ["waited first", "asked again"]

@@ -41,4 +41,3 @@ def test_the_excerpt_leads_with_the_failure(tmp_path: Path):
     excerpt = runner.tail(log).splitlines()
     assert "Create the stanza" in excerpt[0]
     assert "PLAY RECAP" in excerpt[-1]
-

@@ -91,6 +91,18 @@ def junit_counts(path: Path) -> tuple[int, int] | None:
     return total - failed - skipped, failed
 
 
+def junit_file_seconds(path: Path) -> list[tuple[str, float]]:
+    """Seconds per test file (the sum of its tests), slowest first, from a pytest JUnit XML file."""
+    if not path.is_file():
+        return []
+    root = ET.parse(path).getroot()  # noqa: S314 - the JUnit file pytest just wrote, not untrusted data
+    seconds: dict[str, float] = {}
+    for case in root.iter("testcase"):
+        module = (case.get("classname") or "").rsplit(".", 1)[-1] + ".py"
+        seconds[module] = seconds.get(module, 0.0) + float(case.get("time") or 0)
+    return sorted(seconds.items(), key=lambda item: -item[1])
+
+
 FAILURE_MARKS = ("fatal: [", "failed: [", "ERROR!", "An exception occurred")
 
 
@@ -136,7 +148,8 @@ def command_step(name: str, argv: list[str], **kw) -> Step:
     return report(step, rc, log)
 
 
-def pytest_step(name: str, argv: list[str], **kw) -> Step:
+def pytest_step(name: str, argv: list[str], per_file: bool = False, **kw) -> Step:
+    """A pytest run as one step; per_file also prints each test file's seconds, so growth shows where."""
     xml = REPORTS / f"{name.replace('/', '-')}.xml"
     xml.unlink(missing_ok=True)
     rc, secs, log = run(name, [*argv, f"--junitxml={xml}"], **kw)
@@ -146,7 +159,12 @@ def pytest_step(name: str, argv: list[str], **kw) -> Step:
         step.failed = 1  # pytest itself failed (collection error, crash)
     if rc == 5:
         step.notes.append("no tests collected")
-    return report(step, 0 if rc in (0, 5) else rc, log)
+    report(step, 0 if rc in (0, 5) else rc, log)
+    if per_file:
+        with PRINT_LOCK:
+            for module, seconds in junit_file_seconds(xml):
+                print(f"       {module:<34} {seconds:7.1f} s", flush=True)
+    return step
 
 
 def suite_lint() -> list[Step]:
@@ -242,7 +260,7 @@ def suite_sandbox() -> list[Step]:
                               extra_env=VVV))
     # The behaviour tests took 1635 s of CI's 1800-s default before the rotation tests came (docs/development.md).
     steps.append(pytest_step("sandbox/verify", ["pytest", "-q", "-p", "no:cacheprovider", "tests/sandbox"],
-                             timeout=3000))
+                             per_file=True, timeout=3000))
     return steps
 
 

@@ -1,5 +1,5 @@
 """scripts/test-all.py shows which task failed on which host when a converge fails,
-not only the end of the log."""
+not only the end of the log, and where a pytest step's time went."""
 
 from __future__ import annotations
 
@@ -41,3 +41,20 @@ def test_the_excerpt_leads_with_the_failure(tmp_path: Path):
     excerpt = runner.tail(log).splitlines()
     assert "Create the stanza" in excerpt[0]
     assert "PLAY RECAP" in excerpt[-1]
+
+
+JUNIT = """<testsuites><testsuite name="pytest" tests="3">
+<testcase classname="tests.sandbox.test_drills" name="test_a" time="100.5"/>
+<testcase classname="tests.sandbox.test_deploy" name="test_b" time="30"/>
+<testcase classname="tests.sandbox.test_drills" name="test_c" time="20.5"/>
+</testsuite></testsuites>"""
+
+
+def test_seconds_per_test_file_slowest_first(tmp_path: Path):
+    xml = tmp_path / "verify.xml"
+    xml.write_text(JUNIT)
+    assert runner.junit_file_seconds(xml) == [("test_drills.py", 121.0), ("test_deploy.py", 30.0)]
+
+
+def test_no_junit_file_gives_no_seconds(tmp_path: Path):
+    assert runner.junit_file_seconds(tmp_path / "missing.xml") == []

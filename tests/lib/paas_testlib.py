@@ -10,6 +10,7 @@ import http.client
 import importlib.util
 import json
 import os
+import shlex
 import signal
 import socket
 import ssl
@@ -149,6 +150,15 @@ def python_command(script: str) -> str:
     (the script travels base64-encoded)."""
     encoded = base64.b64encode(script.encode()).decode()
     return f"echo {encoded} | base64 -d | python3"
+
+
+def psql_command(address: str, database: str, user: str, sql: str, port: int = 6432, options: str = "-A -t") -> str:
+    """Shell command that runs one SQL statement with psql as user (through pgbouncer's port by default).
+    The password is read from standard input (give it as stdin=password + "\\n"), never in the command:
+    a command line shows in the host's process list and in sudo's log."""
+    return ("read -r PGPASSWORD && export PGPASSWORD && "
+            f"psql -X {options} 'host={address} port={int(port)} dbname={database} user={user} connect_timeout=5' "
+            f"-c {shlex.quote(sql)}")
 
 
 def pg_auth_probe_command(address: str, user: str, database: str, port: int = 5432, timeout: float = 5.0) -> str:

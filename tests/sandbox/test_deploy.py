@@ -23,6 +23,7 @@ from paas_testlib import (
     SANDBOX_SITE_CA,
     inventory_host,
     inventory_vault,
+    psql_command,
     run_playbook,
     ssh,
     steady_traffic,
@@ -154,9 +155,7 @@ def test_the_app_reaches_pgbouncer_over_tls_it_verifies(v1):
     db1 = inventory_host("inventories/sandbox", "db1")
     apps = {inventory_host("inventories/sandbox", name)["private_ip"] for name in ("app1", "app2")}
     password = inventory_vault("inventories/sandbox")["vault_pgbouncer_stats_password"]
-    query = ("read -r PGPASSWORD && export PGPASSWORD && psql -X -A -F '|' "
-             f"'host={db1['private_ip']} port=6432 dbname=pgbouncer user=pgbouncer_stats connect_timeout=5' "
-             "-c 'SHOW CLIENTS'")
+    query = psql_command(db1["private_ip"], "pgbouncer", "pgbouncer_stats", "SHOW CLIENTS", options="-A -F '|'")
     result = ssh(db1["ansible_host"], "debian", str(ROOT / ".sandbox" / "ansible_ed25519"), query,
                  stdin=password + "\n")
     assert result.returncode == 0, result.stderr

@@ -13,6 +13,7 @@ import yaml
 from paas_testlib import (
     inventory_host,
     inventory_vault,
+    psql_command,
     run_playbook,
     said,
     site_request,
@@ -55,9 +56,7 @@ DB1 = inventory_host("inventories/sandbox", "db1")
 def session(user: str, password: str) -> str:
     """A login through pgbouncer on db1 (its private address, as the app connects): 'current_user|session_user',
     or '' when refused. The password on standard input, not in the command."""
-    query = ("read -r PGPASSWORD && export PGPASSWORD && psql -X -A -t "
-             f"'host={DB1['private_ip']} port=6432 dbname=portfolio_sandbox user={user} connect_timeout=5' "
-             "-c 'SELECT current_user, session_user'")
+    query = psql_command(DB1["private_ip"], "portfolio_sandbox", user, "SELECT current_user, session_user")
     result = ssh(DB1["ansible_host"], "debian", KEY, query, stdin=password + "\n", timeout=30)
     return result.stdout.strip() if result.returncode == 0 else ""
 

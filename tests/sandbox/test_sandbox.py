@@ -17,6 +17,7 @@ import pytest
 from paas_testlib import (
     inventory_vault,
     prometheus_query,
+    psql_command,
     python_command,
     received_logs_command,
     run_playbook,
@@ -272,10 +273,7 @@ def test_refused_ssh_logins_are_counted_per_host_from_the_central_log():
 def test_app_query_is_answered_through_pgbouncer_on_the_primary():
     password = inventory_vault("inventories/sandbox")["vault_postgresql_app_password"]
     address = HOSTVARS["db1"]["private_ip"]
-    # The password on standard input, not in the command (db1's process list).
-    query = ("read -r PGPASSWORD && export PGPASSWORD && psql -X -A -t "
-             f"'host={address} port=6432 dbname=portfolio_sandbox user=portfolio connect_timeout=5' "
-             "-c 'SELECT current_user, current_database()'")
+    query = psql_command(address, "portfolio_sandbox", "portfolio", "SELECT current_user, current_database()")
     result = run_as("db1", "debian", "ansible_ed25519", query, stdin=password + "\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "portfolio|portfolio_sandbox"

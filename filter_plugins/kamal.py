@@ -70,6 +70,8 @@ SECRET_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 # so that an error Kamal reports (it names the key path) can name them too.
 # Longest key path first.
 KAMAL_KEY_VARIABLES = (
+    ("servers/web/logging", "kamal_log_driver"),
+    ("servers/job/logging", "kamal_log_driver"),
     ("servers/job", "kamal_job_hosts (default: the job group), kamal_job_cmd"),
     ("servers", "kamal_web_hosts (default: the web group), kamal_job_hosts"),
     ("registry", "kamal_registry_server, kamal_registry_username, vault_kamal_registry_password"),
@@ -89,6 +91,12 @@ KAMAL_KEY_VARIABLES = (
     ("readiness_delay", "kamal_readiness_delay"),
     ("SSL", "kamal_proxy_ssl, kamal_web_hosts"),
 )
+
+# Where the app's containers write their output: journald (each line in the app
+# host's journal, tagged <service>-<role>, which rsyslog forwards to the log
+# host; `docker logs` and `kamal app logs` read it back), or json-file (files on
+# the host only, Kamal's default options).
+LOG_DRIVERS = ("journald", "json-file")
 
 REQUIRED_SETTINGS = ("service", "image", "destination", "web_hosts", "app_port", "registry_server", "ssh_user")
 
@@ -149,6 +157,11 @@ def kamal_deploy_config(settings: Mapping) -> dict:
     job_hosts = list(settings.get("job_hosts") or [])
     if job_hosts:
         servers["job"] = {"hosts": job_hosts, "cmd": settings.get("job_cmd") or "bin/jobs"}
+    if settings.get("log_driver", "journald") == "journald":
+        # One tag per role, the same across versions: the log host files each
+        # role's lines under <host>/<service>-<role>.log.
+        for role, server in servers.items():
+            server["logging"] = {"driver": "journald", "options": {"tag": f"{settings['service']}-{role}"}}
     registry: dict = {"server": settings["registry_server"]}
     if settings.get("registry_username"):
         registry["username"] = settings["registry_username"]
@@ -219,6 +232,8 @@ def kamal_config_problems(settings: Mapping, app_addresses: Iterable, secrets: M
     clash = sorted(set(settings.get("env_clear") or {}) & set(_secret_names(settings)))
     if clash:
         problems.append(f"kamal_env_clear: {', '.join(clash)} also secret; keep each name in one place")
+    if settings.get("log_driver", "journald") not in LOG_DRIVERS:
+        problems.append(f"kamal_log_driver {settings.get('log_driver')!r}: choose {' or '.join(LOG_DRIVERS)}")
     port = settings["app_port"]
     if isinstance(port, bool) or not str(port).isdigit() or not 1 <= int(port) <= 65535:
         problems.append(f"kamal_app_port {port!r} is not a port number")

@@ -44,6 +44,9 @@ def test_the_sandbox_configuration_is_written_and_kamal_accepts_it(generated):
     assert base["proxy"]["healthcheck"]["path"] == "/up"
     assert dest["servers"]["web"]["hosts"] == [hostvar("app1", "private_ip"), hostvar("app2", "private_ip")]
     assert dest["servers"]["job"]["hosts"] == [hostvar("app2", "private_ip")]
+    # Each role's output goes to the host's journal under its own tag (the log host files it by that name).
+    assert dest["servers"]["web"]["logging"] == {"driver": "journald", "options": {"tag": "portfolio-web"}}
+    assert dest["servers"]["job"]["logging"]["options"]["tag"] == "portfolio-job"
     assert dest["ssh"]["user"] == "deploy"
     assert set(dest["env"]["secret"]) == {"DATABASE_URL", "REDIS_URL", "REDIS_CACHE_URL", "RAILS_MASTER_KEY",
                                           "SECRET_KEY_BASE"}

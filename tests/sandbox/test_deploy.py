@@ -1,6 +1,7 @@
 """STORY-004 on the sandbox: the demo app deployed by Kamal (`make sandbox-deploy` ran
 playbooks/deploy.yml), served through the load balancer; a deploy and a rollback
-under steady k6 traffic lose no request; a broken release fails its deploy, the
+under steady k6 traffic lose no request; the app's log lines reach the log host
+filed by host and role (and `kamal app logs` still reads them); a broken release fails its deploy, the
 running version keeps serving and the deploy lock is released; a version missing
 from the registry is refused before anything changes.
 
@@ -24,6 +25,7 @@ from paas_testlib import (
     inventory_host,
     inventory_vault,
     psql_command,
+    received_logs_command,
     run_playbook,
     ssh,
     steady_traffic,
@@ -102,6 +104,34 @@ def test_a_form_post_creates_a_portfolio_and_the_job_role_works_the_queue(tmp_pa
     # Active Storage kept the file on the app host's volume; the Sidekiq job (job role) tallied the project.
     assert wait_for(lambda: 'id="projects-count">1<' in curl(page, "-b", jar)[2], 60, 2)
     assert "(image: cover.txt)" in curl(page, "-b", jar)[2]
+
+
+def kamal(*args: str) -> subprocess.CompletedProcess:
+    """The pinned kamal, in the sandbox's generated app configuration (as an operator runs it)."""
+    return subprocess.run([str(ROOT / ".venv/bin/kamal"), *args, "-d", "sandbox"], cwd=ROOT / ".sandbox" / "app",
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_access_log_and_the_apps_lines_reach_the_log_host_by_host_and_role_and_kamal_still_reads_them(v1):
+    # nginx logs each request as JSON, Rails its path; the web containers write to journald as portfolio-web,
+    # the hosts' rsyslog forwards both, the log host files them under /var/log/remote/<host>/<program>.log.
+    marker = f"logcheck{uuid.uuid4().hex[:12]}"
+    for _ in range(6):
+        assert curl(f"/portfolios?{marker}=1")[0] == 200
+    monitoring = inventory_host("inventories/sandbox", "mon1")["ansible_host"]
+    key = str(ROOT / ".sandbox" / "ansible_ed25519")
+
+    def senders(program: str, text: str) -> set[str]:
+        found = ssh(monitoring, "debian", key, "sudo -n " + received_logs_command(program, text)).stdout.split()
+        return {path.split("/")[-2] for path in found}
+
+    assert wait_for(lambda: senders("portfolio-web", marker), timeout=60, interval=3)
+    assert wait_for(lambda: senders("nginx_access", marker) == {"lb1"}, timeout=30, interval=3)
+    assert senders("portfolio-web", marker) <= {"app1", "app2"}
+    # The job role (on app2 only) files its own: Sidekiq's lines (its start, each job) are INFO lines.
+    assert senders("portfolio-job", "INFO") == {"app2"}
+    shown = kamal("app", "logs", "-r", "web", "--since", "10m", "--grep", marker)
+    assert marker in shown.stdout, shown.stdout[-2000:] + shown.stderr[-2000:]
 
 
 def test_deploy_and_rollback_under_traffic_lose_no_request(v1):

@@ -75,7 +75,11 @@ def test_the_base_file_holds_what_every_destination_shares():
 
 def test_the_destination_file_holds_this_inventorys_hosts_registry_env_and_ssh():
     dest = kamal_deploy_config(SETTINGS)["destination"]
-    assert dest["servers"] == {"web": {"hosts": APP}, "job": {"hosts": ["10.0.0.12"], "cmd": "bin/jobs"}}
+    assert dest["servers"] == {
+        "web": {"hosts": APP, "logging": {"driver": "journald", "options": {"tag": "portfolio-web"}}},
+        "job": {"hosts": ["10.0.0.12"], "cmd": "bin/jobs",
+                "logging": {"driver": "journald", "options": {"tag": "portfolio-job"}}},
+    }
     assert dest["registry"] == {"server": "registry.example.org", "username": "ci",
                                 "password": ["KAMAL_REGISTRY_PASSWORD"]}
     assert dest["env"] == {"clear": {"RAILS_ENV": "production", "WEB_CONCURRENCY": "2"},
@@ -124,6 +128,7 @@ def test_valid_settings_have_no_problems():
         ({"app_port": "70000"}, SECRETS, "kamal_app_port '70000' is not a port number"),
         ({"readiness_delay": 60}, SECRETS, "kamal_readiness_delay must be below kamal_deploy_timeout"),
         ({"drain_timeout": 0}, SECRETS, "kamal_drain_timeout must be at least 1"),
+        ({"log_driver": "syslog"}, SECRETS, "kamal_log_driver 'syslog': choose journald or json-file"),
     ],
 )
 def test_each_problem_names_the_inventory_variable(change, secrets, named):
@@ -180,3 +185,8 @@ def test_boot_limit_boots_hosts_one_at_a_time():
     base = kamal_deploy_config(SETTINGS | {"boot_limit": 1, "boot_wait": "2"})["base"]
     assert base["boot"] == {"limit": 1, "wait": 2}
     assert "boot" not in kamal_deploy_config(SETTINGS)["base"]
+
+
+def test_json_file_logging_leaves_kamals_own_log_options():
+    servers = kamal_deploy_config(SETTINGS | {"log_driver": "json-file"})["destination"]["servers"]
+    assert all("logging" not in server for server in servers.values())

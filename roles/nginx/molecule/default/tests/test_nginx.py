@@ -169,6 +169,14 @@ def test_the_access_log_is_private_and_rotated_with_nginx_writing_the_new_file(h
     assert (log.user, log.group, log.mode) == ("www-data", "adm", 0o640)
 
 
+def test_each_access_log_line_also_reaches_the_hosts_syslog_for_forwarding(host):
+    request_id = curl(host, "", f"https://{SITE}/up")["headers"]["x-request-id"]
+    journal = "journalctl -q -o cat -t nginx_access --since -5min"
+    assert wait_for(lambda: request_id in host.run(journal).stdout, timeout=10)
+    line = next(line for line in host.run(journal).stdout.splitlines() if request_id in line)
+    assert json.loads(line)["uri"] == "/up"
+
+
 def test_a_given_request_id_is_passed_on(host):
     seen = json.loads(curl(host, "-H 'X-Request-Id: from-the-cdn-123'", f"https://{SITE}/headers")["body"])
     assert seen["X-Request-Id"] == "from-the-cdn-123"

@@ -123,7 +123,7 @@ def test_the_access_log_and_the_apps_lines_reach_the_log_host_by_host_and_role_a
 
     def senders(program: str, text: str) -> set[str]:
         found = ssh(monitoring, "debian", key, "sudo -n " + received_logs_command(program, text)).stdout.split()
-        return {path.split("/")[-2] for path in found}
+        return {path.split("/")[-2].split(".")[0] for path in found}   # <host>[.domain]/<program>.log
 
     assert wait_for(lambda: senders("portfolio-web", marker), timeout=60, interval=3)
     assert wait_for(lambda: senders("nginx_access", marker) == {"lb1"}, timeout=30, interval=3)

@@ -95,7 +95,7 @@ KAMAL_KEY_VARIABLES = (
 # Where the app's containers write their output: journald (each line in the app
 # host's journal, tagged <service>-<role>, which rsyslog forwards to the log
 # host; `docker logs` and `kamal app logs` read it back), or json-file (files on
-# the host only, Kamal's default options).
+# the host only, Kamal's default options). The first is the default.
 LOG_DRIVERS = ("journald", "json-file")
 
 REQUIRED_SETTINGS = ("service", "image", "destination", "web_hosts", "app_port", "registry_server", "ssh_user")
@@ -157,7 +157,7 @@ def kamal_deploy_config(settings: Mapping) -> dict:
     job_hosts = list(settings.get("job_hosts") or [])
     if job_hosts:
         servers["job"] = {"hosts": job_hosts, "cmd": settings.get("job_cmd") or "bin/jobs"}
-    if settings.get("log_driver", "journald") == "journald":
+    if settings.get("log_driver", LOG_DRIVERS[0]) == "journald":
         # One tag per role, the same across versions: the log host files each
         # role's lines under <host>/<service>-<role>.log.
         for role, server in servers.items():
@@ -232,7 +232,7 @@ def kamal_config_problems(settings: Mapping, app_addresses: Iterable, secrets: M
     clash = sorted(set(settings.get("env_clear") or {}) & set(_secret_names(settings)))
     if clash:
         problems.append(f"kamal_env_clear: {', '.join(clash)} also secret; keep each name in one place")
-    if settings.get("log_driver", "journald") not in LOG_DRIVERS:
+    if settings.get("log_driver", LOG_DRIVERS[0]) not in LOG_DRIVERS:
         problems.append(f"kamal_log_driver {settings.get('log_driver')!r}: choose {' or '.join(LOG_DRIVERS)}")
     port = settings["app_port"]
     if isinstance(port, bool) or not str(port).isdigit() or not 1 <= int(port) <= 65535:

@@ -165,8 +165,7 @@ def test_a_broken_release_fails_its_deploy_and_the_running_version_keeps_serving
     assert served_version() == v1
     report = last_report()
     assert report["version"] == broken and report["result"].startswith("failed")
-    lock = subprocess.run([str(ROOT / ".venv/bin/kamal"), "lock", "status", "-d", "sandbox"],
-                          cwd=ROOT / ".sandbox" / "app", capture_output=True, text=True, timeout=120, check=False)
+    lock = kamal("lock", "status")
     assert "There is no deploy lock" in lock.stdout, lock.stdout + lock.stderr
 
 

@@ -131,6 +131,12 @@ def prometheus_samples(text: str) -> dict[str, float]:
             for line in text.splitlines() if line.strip() and not line.startswith("#")}
 
 
+def registry_samples(registry) -> dict[str, float]:
+    """Samples of a prometheus_client registry, as prometheus_samples reads them from its text."""
+    from prometheus_client import generate_latest
+    return prometheus_samples(generate_latest(registry).decode())
+
+
 def default_address(host) -> str:
     """A test host's address on its network (Ansible's default IPv4 fact): where the controller and the
     scenario's other hosts reach its services."""

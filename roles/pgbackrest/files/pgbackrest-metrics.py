@@ -7,12 +7,13 @@ backup and check unit (ExecStopPost, as root: pgBackRest itself runs as the repo
     pgbackrest-metrics --stanza main --user pgbackrest --dir /var/lib/prometheus/node-exporter \
         --unit backup-full --result success
 
-writes two files, each through a temporary file and a rename (a scrape never reads half a file):
+writes two files with python3-prometheus-client's write_to_textfile (a temporary file, then a
+rename: a scrape never reads half a file):
 pgbackrest.prom (the repository: newest backup of each type, its duration and sizes) and
 pgbackrest_unit_<unit>.prom (whether that unit's last run succeeded, and when).
 After each restore drill (pgbackrest-restore-drill@<repo>.service) it turns the drill's JSON
 summary into pgbackrest_restore_drill_repo<repo>.prom instead (--drill-summary, --repo).
-Standard library only; unit tests: tests/unit/test_pgbackrest_metrics.py.
+Unit tests: tests/unit/test_pgbackrest_metrics.py.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
+
+from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 
 HELP = {
     "pgbackrest_info_success": "Whether `pgbackrest info` answered (1) or failed (0).",
@@ -43,33 +45,26 @@ HELP = {
 }
 
 
-def _labels(**labels: str) -> str:
-    escaped = (f'{k}="{str(v).replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
-               for k, v in labels.items())
-    return "{" + ",".join(escaped) + "}"
-
-
-def _render(samples: list[tuple[str, dict, float]]) -> str:
-    lines, seen = [], set()
+def _registry(samples: list[tuple[str, dict, float]]) -> CollectorRegistry:
+    """A registry of gauges from (name, labels, value) samples; each name is described in HELP."""
+    registry, gauges = CollectorRegistry(), {}
     for name, labels, value in samples:
-        if name not in seen:
-            lines += [f"# HELP {name} {HELP[name]}", f"# TYPE {name} gauge"]
-            seen.add(name)
-        lines.append(f"{name}{_labels(**labels)} {value:g}" if isinstance(value, float)
-                     else f"{name}{_labels(**labels)} {value}")
-    return "\n".join(lines) + "\n"
+        if name not in gauges:
+            gauges[name] = Gauge(name, HELP[name], list(labels), registry=registry)
+        gauges[name].labels(**labels).set(value)
+    return registry
 
 
-def repository_metrics(info: list | None, stanza: str) -> str:
+def repository_metrics(info: list | None, stanza: str) -> CollectorRegistry:
     """The repositories' state from `pgbackrest --output=json info` (None: the command failed).
 
     Backup metrics carry the repository's number as `repo` (1: the backup host's own, 2: off-site).
     """
     if not info:
-        return _render([("pgbackrest_info_success", {"stanza": stanza}, 0)])
+        return _registry([("pgbackrest_info_success", {"stanza": stanza}, 0)])
     entry = next((s for s in info if s.get("name") == stanza), None)
     if entry is None:
-        return _render([("pgbackrest_info_success", {"stanza": stanza}, 0)])
+        return _registry([("pgbackrest_info_success", {"stanza": stanza}, 0)])
     samples: list[tuple[str, dict, float]] = [
         ("pgbackrest_info_success", {"stanza": stanza}, 1),
         ("pgbackrest_stanza_status_code", {"stanza": stanza}, int(entry.get("status", {}).get("code", -1))),
@@ -99,17 +94,17 @@ def repository_metrics(info: list | None, stanza: str) -> str:
             ("pgbackrest_backup_last_repository_size_bytes", labels,
              int(backup.get("info", {}).get("repository", {}).get("delta", 0))),
         ]
-    return _render(samples)
+    return _registry(samples)
 
 
-def unit_metrics(stanza: str, unit: str, result: str, now: float) -> str:
+def unit_metrics(stanza: str, unit: str, result: str, now: float) -> CollectorRegistry:
     """The last run of one unit; systemd passes $SERVICE_RESULT ("success" when it exited 0)."""
     labels = {"stanza": stanza, "unit": unit}
-    return _render([("pgbackrest_unit_last_run_success", labels, 1 if result == "success" else 0),
+    return _registry([("pgbackrest_unit_last_run_success", labels, 1 if result == "success" else 0),
                     ("pgbackrest_unit_last_run_timestamp_seconds", labels, int(now))])
 
 
-def drill_metrics(summary: dict | None, repo: int, result: str, now: float) -> str:
+def drill_metrics(summary: dict | None, repo: int, result: str, now: float) -> CollectorRegistry:
     """The last restore drill of one repository, from the drill's JSON summary (None: none written).
 
     Success only when the unit succeeded too ($SERVICE_RESULT "success"): a drill killed before
@@ -125,7 +120,7 @@ def drill_metrics(summary: dict | None, repo: int, result: str, now: float) -> s
     ]
     if success and summary.get("rto_seconds") is not None:
         samples.append(("pgbackrest_restore_drill_rto_seconds", labels, round(float(summary["rto_seconds"]), 1)))
-    return _render(samples)
+    return _registry(samples)
 
 
 def read_summary(path: str) -> dict | None:
@@ -134,20 +129,6 @@ def read_summary(path: str) -> dict | None:
             return json.load(summary)
     except (OSError, ValueError):
         return None
-
-
-def write_atomically(directory: str, name: str, text: str) -> None:
-    """Write name in directory through a temporary file in the same directory and a rename."""
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
-    try:
-        with os.fdopen(handle, "w") as out:
-            out.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, os.path.join(directory, name))
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def read_info(stanza: str, user: str) -> list | None:
@@ -171,14 +152,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drill-summary", help="instead: the restore drill's JSON summary, turned into its metrics")
     parser.add_argument("--repo", type=int, default=1, help="with --drill-summary: the repository drilled")
     args = parser.parse_args(argv)
+    os.umask(0o022)   # the files are read by the node exporter's own user
     if args.drill_summary:
-        write_atomically(args.dir, f"pgbackrest_restore_drill_repo{args.repo}.prom",
-                         drill_metrics(read_summary(args.drill_summary), args.repo, args.result, time.time()))
+        write_to_textfile(os.path.join(args.dir, f"pgbackrest_restore_drill_repo{args.repo}.prom"),
+                          drill_metrics(read_summary(args.drill_summary), args.repo, args.result, time.time()))
         return 0
     if args.unit:
-        write_atomically(args.dir, f"pgbackrest_unit_{args.unit}.prom",
-                         unit_metrics(args.stanza, args.unit, args.result, time.time()))
-    write_atomically(args.dir, "pgbackrest.prom", repository_metrics(read_info(args.stanza, args.user), args.stanza))
+        write_to_textfile(os.path.join(args.dir, f"pgbackrest_unit_{args.unit}.prom"),
+                          unit_metrics(args.stanza, args.unit, args.result, time.time()))
+    write_to_textfile(os.path.join(args.dir, "pgbackrest.prom"),
+                      repository_metrics(read_info(args.stanza, args.user), args.stanza))
     return 0
 
 

@@ -7,12 +7,13 @@ unit (ExecStopPost):
     restic-metrics --repository local --host app1 --dir /var/lib/prometheus/node-exporter \
         --unit backup-local --result success
 
-writes two files, each through a temporary file and a rename (a scrape never reads half a file):
+writes two files with python3-prometheus-client's write_to_textfile (a temporary file, then a
+rename: a scrape never reads half a file):
 restic_<repository>.prom (this host's snapshots there: how many, when the newest was taken) and
 restic_unit_<unit>.prom (whether that unit's last run succeeded, and when).
 After each restore drill (restic-restore-drill@<repository>.service) it turns the drill's JSON
 summary into restic_restore_drill_<repository>.prom instead (--drill-summary).
-Standard library only; unit tests: tests/unit/test_restic_metrics.py.
+Unit tests: tests/unit/test_restic_metrics.py.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 
 COMMAND = "/usr/local/sbin/paas-restic"
 HELP = {
@@ -39,18 +41,6 @@ HELP = {
     "restic_restore_drill_rto_seconds": "Seconds from the start of the restore until the files were usable.",
     "restic_restore_drill_rpo_seconds": "Age of the restored snapshot when the drill started (what a loss costs).",
 }
-
-
-def _render(samples: list[tuple[str, dict, float]]) -> str:
-    lines, seen = [], set()
-    for name, labels, value in samples:
-        if name not in seen:
-            lines += [f"# HELP {name} {HELP[name]}", f"# TYPE {name} gauge"]
-            seen.add(name)
-        text = ",".join(f'{k}="{str(v).replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
-                        for k, v in labels.items())
-        lines.append(f"{name}{{{text}}} {int(value)}")
-    return "\n".join(lines) + "\n"
 
 
 def snapshot_time(stamp: str) -> float:
@@ -71,27 +61,34 @@ def snapshot_time(stamp: str) -> float:
     return datetime.fromisoformat(main + offset).timestamp()
 
 
-def repository_metrics(snapshots: list | None, repository: str, host: str) -> str:
+def _gauges(labels: dict[str, str], values: dict[str, float]) -> CollectorRegistry:
+    """A registry of gauges (name -> value, described in HELP), all with the same labels."""
+    registry = CollectorRegistry()
+    for name, value in values.items():
+        Gauge(name, HELP[name], list(labels), registry=registry).labels(**labels).set(value)
+    return registry
+
+
+def repository_metrics(snapshots: list | None, repository: str, host: str) -> CollectorRegistry:
     """This host's snapshots in one repository, from `restic snapshots --json` (None: it failed)."""
     labels = {"repository": repository, "host": host}
     if snapshots is None:
-        return _render([("restic_repository_success", labels, 0)])
+        return _gauges(labels, {"restic_repository_success": 0})
     mine = [s for s in snapshots if s.get("hostname") == host]
-    samples = [("restic_repository_success", labels, 1), ("restic_snapshots", labels, len(mine))]
+    values = {"restic_repository_success": 1, "restic_snapshots": len(mine)}
     if mine:
-        samples.append(("restic_snapshot_last_timestamp_seconds", labels,
-                        max(snapshot_time(s["time"]) for s in mine)))
-    return _render(samples)
+        values["restic_snapshot_last_timestamp_seconds"] = max(snapshot_time(s["time"]) for s in mine)
+    return _gauges(labels, values)
 
 
-def unit_metrics(repository: str, unit: str, result: str, now: float) -> str:
+def unit_metrics(repository: str, unit: str, result: str, now: float) -> CollectorRegistry:
     """The last run of one unit; systemd passes $SERVICE_RESULT ("success" when it exited 0)."""
-    labels = {"repository": repository, "unit": unit}
-    return _render([("restic_unit_last_run_success", labels, 1 if result == "success" else 0),
-                    ("restic_unit_last_run_timestamp_seconds", labels, now)])
+    return _gauges({"repository": repository, "unit": unit},
+                   {"restic_unit_last_run_success": int(result == "success"),
+                    "restic_unit_last_run_timestamp_seconds": now})
 
 
-def drill_metrics(summary: dict | None, repository: str, host: str, result: str, now: float) -> str:
+def drill_metrics(summary: dict | None, repository: str, host: str, result: str, now: float) -> CollectorRegistry:
     """The last restore drill of one repository, from the drill's JSON summary (None: none written).
 
     Success only when the unit succeeded too ($SERVICE_RESULT "success"): a drill killed before
@@ -99,17 +96,13 @@ def drill_metrics(summary: dict | None, repository: str, host: str, result: str,
     """
     summary = summary or {}
     success = bool(summary.get("success")) and result == "success"
-    labels = {"repository": repository, "host": host}
-    samples: list[tuple[str, dict, float]] = [
-        ("restic_restore_drill_success", labels, int(success)),
-        ("restic_restore_drill_timestamp_seconds", labels, now),
-        ("restic_restore_drill_files_compared", labels, int(summary.get("compared") or 0)),
-    ]
+    values = {"restic_restore_drill_success": int(success), "restic_restore_drill_timestamp_seconds": now,
+              "restic_restore_drill_files_compared": int(summary.get("compared") or 0)}
     if success:
-        samples.append(("restic_restore_drill_rto_seconds", labels, float(summary["rto_seconds"])))
-        samples.append(("restic_restore_drill_rpo_seconds", labels,
-                        max(0.0, float(summary["started_at"]) - snapshot_time(summary["snapshot_time"]))))
-    return _render(samples)
+        values["restic_restore_drill_rto_seconds"] = float(summary["rto_seconds"])
+        values["restic_restore_drill_rpo_seconds"] = max(
+            0.0, float(summary["started_at"]) - snapshot_time(summary["snapshot_time"]))
+    return _gauges({"repository": repository, "host": host}, values)
 
 
 def read_summary(path: str) -> dict | None:
@@ -118,20 +111,6 @@ def read_summary(path: str) -> dict | None:
             return json.load(summary)
     except (OSError, ValueError):
         return None
-
-
-def write_atomically(directory: str, name: str, text: str) -> None:
-    """Write name in directory through a temporary file in the same directory and a rename."""
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
-    try:
-        with os.fdopen(handle, "w") as out:
-            out.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, os.path.join(directory, name))
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def read_snapshots(repository: str, host: str) -> list | None:
@@ -152,16 +131,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--result", default="", help="systemd's $SERVICE_RESULT for that unit")
     parser.add_argument("--drill-summary", help="instead: the restore drill's JSON summary, turned into its metrics")
     args = parser.parse_args(argv)
+    os.umask(0o022)   # the files are read by the node exporter's own user
     if args.drill_summary:
-        write_atomically(args.dir, f"restic_restore_drill_{args.repository}.prom",
-                         drill_metrics(read_summary(args.drill_summary), args.repository, args.host, args.result,
-                                       time.time()))
+        write_to_textfile(os.path.join(args.dir, f"restic_restore_drill_{args.repository}.prom"),
+                          drill_metrics(read_summary(args.drill_summary), args.repository, args.host, args.result,
+                                        time.time()))
         return 0
     if args.unit:
-        write_atomically(args.dir, f"restic_unit_{args.unit}.prom",
-                         unit_metrics(args.repository, args.unit, args.result, time.time()))
-    write_atomically(args.dir, f"restic_{args.repository}.prom",
-                     repository_metrics(read_snapshots(args.repository, args.host), args.repository, args.host))
+        write_to_textfile(os.path.join(args.dir, f"restic_unit_{args.unit}.prom"),
+                          unit_metrics(args.repository, args.unit, args.result, time.time()))
+    write_to_textfile(os.path.join(args.dir, f"restic_{args.repository}.prom"),
+                      repository_metrics(read_snapshots(args.repository, args.host), args.repository, args.host))
     return 0
 
 

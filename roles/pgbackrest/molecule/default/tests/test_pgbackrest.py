@@ -129,14 +129,14 @@ def test_each_backup_leaves_metrics_of_the_repository_and_its_result(host):
     # Written by the diff unit's ExecStopPost in the test above, from `pgbackrest info`.
     newest = backups(host, "diff")[-1]
     repository = textfile(host, "pgbackrest.prom")
-    labels = f'{{stanza="{STANZA}",repo="1",type="diff"}}'
+    labels = f'{{repo="1",stanza="{STANZA}",type="diff"}}'
     assert repository[f"pgbackrest_backup_last_completion_timestamp_seconds{labels}"] == newest["timestamp"]["stop"]
     assert repository[f"pgbackrest_backup_last_database_size_bytes{labels}"] == newest["info"]["size"]
     assert repository[f'pgbackrest_stanza_status_code{{stanza="{STANZA}"}}'] == 0
     result = textfile(host, "pgbackrest_unit_backup-diff.prom")
     assert result[f'pgbackrest_unit_last_run_success{{stanza="{STANZA}",unit="backup-diff"}}'] == 1
     offsite = backups(host, "diff", repo=2)[-1]
-    offsite_labels = f'{{stanza="{STANZA}",repo="2",type="diff"}}'
+    offsite_labels = f'{{repo="2",stanza="{STANZA}",type="diff"}}'
     assert repository[f"pgbackrest_backup_last_completion_timestamp_seconds{offsite_labels}"] == \
         offsite["timestamp"]["stop"]
     result = textfile(host, "pgbackrest_unit_backup-offsite-diff.prom")

@@ -80,10 +80,10 @@ def test_retention_keeps_the_newest_snapshot_of_a_day(host):
 def test_each_run_leaves_the_newest_snapshot_and_its_result_as_metrics(host):
     newest = max(s["time"] for s in snapshots(host, "offsite"))
     found = prometheus_samples(host.file(f"{METRICS}/restic_offsite.prom").content_string)
-    labels = '{repository="offsite",host="restic-client"}'
+    labels = '{host="restic-client",repository="offsite"}'
     assert found[f"restic_snapshots{labels}"] >= 1
-    assert found[f"restic_snapshot_last_timestamp_seconds{labels}"] == int(
-        host.check_output(f"date -d '{newest}' +%s"))
+    assert found[f"restic_snapshot_last_timestamp_seconds{labels}"] == pytest.approx(
+        float(host.check_output(f"date -d '{newest}' +%s.%N")), abs=1e-3)
     result = prometheus_samples(host.file(f"{METRICS}/restic_unit_backup-offsite.prom").content_string)
     assert result['restic_unit_last_run_success{repository="offsite",unit="backup-offsite"}'] == 1
 
@@ -165,7 +165,7 @@ def test_the_restore_drill_restores_the_newest_snapshot_and_compares_every_file(
     # Every file of the snapshot unchanged since is compared with the live one (none changed here).
     assert summary["compared"] == summary["files"] >= 2
     assert summary["rto_seconds"] > 0
-    labels = f'{{repository="{repository}",host="restic-client"}}'
+    labels = f'{{host="restic-client",repository="{repository}"}}'
     assert found[f"restic_restore_drill_success{labels}"] == 1
     assert found[f"restic_restore_drill_files_compared{labels}"] == summary["compared"]
     assert 0 <= found[f"restic_restore_drill_rpo_seconds{labels}"] < 3600
@@ -183,7 +183,7 @@ def test_the_restore_drill_fails_when_a_live_file_differs_from_its_backup(host):
         host.run(f"cp -p /root/kept.saved {path} && rm -f /root/kept.saved")
     assert run.rc != 0
     assert summary["problems"] == [f"{path} differs from the live file"]
-    assert found['restic_restore_drill_success{repository="local",host="restic-client"}'] == 0
+    assert found['restic_restore_drill_success{host="restic-client",repository="local"}'] == 0
 
 
 def test_the_restore_drill_fails_when_the_repository_is_damaged(host):
@@ -198,4 +198,4 @@ def test_the_restore_drill_fails_when_the_repository_is_damaged(host):
         repo.run(f"rm -rf {data} && mv {data}.saved {data}")
     assert run.rc != 0
     assert not summary["success"] and summary["problems"][0].startswith("restore failed")
-    assert found['restic_restore_drill_success{repository="local",host="restic-client"}'] == 0
+    assert found['restic_restore_drill_success{host="restic-client",repository="local"}'] == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import uuid
@@ -284,6 +285,40 @@ def test_messages_logged_while_the_log_host_is_down_arrive_when_it_is_back(host,
         assert loghost.run("systemctl start syslog.socket rsyslog.service").rc == 0
     assert wait_for(lambda: received(loghost, marker), timeout=90, interval=3), \
         host.run("journalctl -u rsyslog -n 20 --no-pager").stdout
+
+
+def sent_to_elasticsearch(loghost, marker: str) -> list[dict]:
+    """What the log host sent to the Elasticsearch stand-in (prepare.yml) holding marker: {index, document}."""
+    found = loghost.run(f"grep -F -- {marker} /opt/es-standin/documents.jsonl")
+    return [json.loads(line) for line in found.stdout.splitlines()]
+
+
+def test_the_log_host_sends_every_message_to_elasticsearch_by_host_and_program(host, loghost):
+    marker = f"paas-es-{uuid.uuid4().hex}"
+    # A line as the app's web containers log it (their tag is <service>-<role>), from another host, and one
+    # of the log host's own. The stand-in takes them only with the password and without a document type.
+    assert host.run(f"logger -t portfolio-web {marker}").rc == 0
+    assert loghost.run(f"logger -t paas-own {marker}").rc == 0
+    with journal_on_failure(loghost, "rsyslog"):
+        assert wait_for(lambda: len(sent_to_elasticsearch(loghost, marker)) == 2, timeout=60, interval=2), \
+            loghost.run("cat /var/log/rsyslog-elasticsearch-errors.log").stdout
+    sent = {item["document"]["program"]: item for item in sent_to_elasticsearch(loghost, marker)}
+    web = sent["portfolio-web"]
+    assert web["document"]["message"].strip() == marker
+    assert web["document"]["host"].split(".")[0] in (HOST, container_ip(HOST))
+    assert web["document"]["severity"] == "notice"
+    day = web["document"]["@timestamp"][:10].replace("-", ".")
+    assert web["index"] == f"paas-logs-{day}"
+    assert sent["paas-own"]["document"]["message"].strip() == marker
+    # Still filed on the log host as before.
+    assert wait_for(lambda: loghost.run(received_logs_command("portfolio-web", marker)).stdout, timeout=30)
+
+
+def test_the_elasticsearch_password_is_in_a_root_only_file(loghost):
+    config = loghost.file("/etc/rsyslog.d/10-hardening-receiver.conf")
+    assert (config.user, config.mode) == ("root", 0o600)
+    assert loghost.run("grep -rlF molecule-es-password /etc/rsyslog.conf /etc/rsyslog.d").stdout.split() == [
+        "/etc/rsyslog.d/10-hardening-receiver.conf"]
 
 
 def test_the_log_host_proves_its_name_with_a_certificate_from_the_internal_ca(host):

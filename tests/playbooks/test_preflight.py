@@ -205,6 +205,8 @@ HARDENING_REFUSED = on(HARDENING_OK, [
     ({"hardening_firewall_ssh_sources": ["::/0"]}, "contains ::/0: SSH open to the"),
     ({"hardening_updates_reboot_time": "25:00"}, "hardening_updates_reboot_time"),
     ({"hardening_updates_needrestart_mode": "i"}, "hardening_updates_needrestart_mode"),
+    ({"hardening_syslog_elasticsearch_enabled": True, "hardening_syslog_elasticsearch_servers": ["https://es1:9200"]},
+     "hardening_syslog_elasticsearch_enabled needs hardening_syslog_server_enabled"),
 ])
 
 

@@ -312,6 +312,10 @@ def test_the_log_host_sends_every_message_to_elasticsearch_by_host_and_program(h
     assert sent["paas-own"]["document"]["message"].strip() == marker
     # Still filed on the log host as before.
     assert wait_for(lambda: loghost.run(received_logs_command("portfolio-web", marker)).stdout, timeout=30)
+    # What Elasticsearch refuses is kept in a file, rotated with the received logs.
+    rotation = loghost.run("logrotate --debug /etc/logrotate.d/paas-remote-syslog")
+    assert rotation.rc == 0 and "rsyslog-elasticsearch-errors.log" in rotation.stdout + rotation.stderr, \
+        rotation.stdout + rotation.stderr
 
 
 def test_the_elasticsearch_password_is_in_a_root_only_file(loghost):

@@ -34,6 +34,8 @@ PREFIX = "hardening_syslog_elasticsearch"
 SERVER_RE = re.compile(r"^(?P<scheme>https?)://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$")
 # Elasticsearch's index names: lowercase, not starting with -, _ or +, none of \ / * ? " < > | , # : or spaces.
 INDEX_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,200}$")
+# rsyslog's sizes, as the role's other queue size (hardening_syslog_queue_max_disk) is checked.
+SIZE_RE = re.compile(r"^[0-9]+[kmgKMG]?$")
 
 
 def _true(value) -> bool:
@@ -72,7 +74,7 @@ def syslog_elasticsearch_problems(settings: Mapping) -> list:
                         "starting with a letter or digit")
     if str(settings["version"]) not in ("6", "7", "8", "9"):
         problems.append(f"{PREFIX}_version {settings['version']!r}: the cluster's major version, 6 to 9")
-    if not re.match(r"^[0-9]+[kmgKMG]?$", str(settings["queue_max_disk"])):
+    if not SIZE_RE.match(str(settings["queue_max_disk"])):
         problems.append(f"{PREFIX}_queue_max_disk {settings['queue_max_disk']!r}: a size such as 512m or 1g")
     if not str(settings["ca_file"]).startswith("/"):
         problems.append(f"{PREFIX}_ca_file {settings['ca_file']!r}: an absolute path on the log host")

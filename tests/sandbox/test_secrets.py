@@ -1,6 +1,6 @@
 """No vault value in Ansible's output at -vvv, in a host's journal, or on the log host (issue 15).
 
-scripts/test-all.py runs the sandbox's two site.yml runs and the Kamal deploy at
+scripts/test-all.py runs the sandbox's site.yml (then again in check mode) and the Kamal deploy at
 -vvv and keeps their output in reports/; these tests read it back, then search
 every host's journal (sudo logs each command it runs there) and the log host's
 received files for each value of the sandbox's vault.
@@ -18,7 +18,7 @@ from paas_testlib import inventory_vault, ssh, vault_args
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ROOT / ".sandbox"
 # The playbook runs of the sandbox suite (scripts/test-all.py), each at -vvv.
-RUN_LOGS = ["sandbox-converge.log", "sandbox-idempotence.log", "sandbox-deploy.log"]
+RUN_LOGS = ["sandbox-converge.log", "sandbox-check.log", "sandbox-deploy.log"]
 # Searched on each host: its journal, and what a log host received from the others.
 SEARCHED = "{ journalctl -q -o cat --no-pager; cat /var/log/remote/*/* 2>/dev/null; }"
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = sorted([*ROOT.glob("roles/*/molecule/*/molecule.yml"), *ROOT.glob("molecule/*/molecule.yml")])
+# An exporter's scenario may be a link to its service's (one scenario, two roles): counted once.
+SCENARIOS = sorted(path for path in [*ROOT.glob("roles/*/molecule/*/molecule.yml"),
+                                      *ROOT.glob("molecule/*/molecule.yml")] if not path.parent.is_symlink())
 SANDBOX = yaml.safe_load((ROOT / "inventories/sandbox/hosts.yml").read_text())["all"]["vars"]
 
 
@@ -24,6 +26,16 @@ def platforms() -> list[tuple[str, dict]]:
 
 def test_there_are_scenarios():
     assert len(SCENARIOS) >= 8
+
+
+def test_every_role_has_a_scenario_and_a_linked_one_resolves_to_another_roles():
+    for role in sorted(p for p in (ROOT / "roles").iterdir() if p.is_dir()):
+        default = role / "molecule" / "default"
+        assert (default / "molecule.yml").is_file(), f"{role.name} has no Molecule scenario"
+        if default.is_symlink():
+            target = default.resolve()
+            assert target.parts[-4] == "roles" and target.parts[-3] != role.name, (role.name, target)
+            assert f"role: {role.name}" in (target / "converge.yml").read_text(), (role.name, target)
 
 
 def test_container_names_are_unique_across_scenarios():

@@ -1,6 +1,7 @@
 """An app host ready for Kamal: Docker as configured, a deploy user with Docker and
-nothing more, published ports behind the allow-list, pruning that spares what a
-rollback needs, and the disk-space guard."""
+nothing more, published ports behind the hardening role's allow-list (a port Docker
+publishes cannot bypass it; the containers' own traffic goes out), pruning that spares
+what a rollback needs, and the disk-space guard."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from paas_testlib import python_command, run_playbook, tcp_probe_command, wait_f
 
 APP, LB, OUTSIDER = "kamal-app", "kamal-lb", "kamal-outsider"
 APP_IP = "10.85.0.11"
+OUTSIDER_IP = "10.85.0.20"
 DEPLOY = "deploy"
 testinfra_hosts = [f"ansible://{APP}"]
 
@@ -112,6 +114,26 @@ def test_the_load_balancer_reaches_the_published_port(host, lb, web):
 def test_other_hosts_cannot_reach_the_published_port(outsider, web):
     # Docker publishes port 80 on every address; the firewall's forward chain drops it.
     assert outsider.run(tcp_probe_command(APP_IP, 80)).stdout.strip() == "timeout"
+
+
+def test_a_published_port_outside_the_allow_list_is_dropped_for_everyone(host, lb, outsider, images):
+    run = "docker run -d --name stray -p 8081:80 local/web:1 /bin/busybox httpd -f -p 80 -h /www"
+    result = as_deploy(host, f"docker rm -f stray >/dev/null 2>&1; {run}")
+    assert result.rc == 0, result.stderr
+    try:
+        # Inside the host it answers: the firewall, not the container, makes the difference.
+        assert wait_for(lambda: "local/web:1" in host.run("busybox wget -qO- http://127.0.0.1:8081/").stdout, 20)
+        assert lb.run(tcp_probe_command(APP_IP, 8081)).stdout.strip() == "timeout"
+        assert outsider.run(tcp_probe_command(APP_IP, 8081)).stdout.strip() == "timeout"
+    finally:
+        as_deploy(host, "docker rm -f stray")
+
+
+def test_containers_still_reach_out(host, images):
+    # The forward chain leaves the containers' own traffic alone: a container opens a
+    # connection to another machine's sshd.
+    result = host.run(f"docker run --rm local/web:1 /bin/busybox nc -w 5 {OUTSIDER_IP} 22 </dev/null")
+    assert result.stdout.startswith("SSH-2.0-"), result.stdout + result.stderr
 
 
 def test_containers_keep_serving_while_docker_restarts(host, web):

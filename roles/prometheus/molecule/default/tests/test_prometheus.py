@@ -11,7 +11,7 @@ import pytest
 from paas_testlib import wait_for
 
 testinfra_hosts = ["ansible://prometheus-host"]
-RULE_TESTS = sorted((Path(__file__).parents[1] / "rule_tests").glob("*_test.yml"))
+RULE_TESTS = sorted((Path(__file__).resolve().parents[1] / "rule_tests").glob("*_test.yml"))
 
 
 def api(host, path: str) -> dict:
@@ -70,7 +70,13 @@ def test_the_alert_rules_pass_their_promtool_tests(host, rule_test):
 
 
 
-DASHBOARDS = sorted((Path(__file__).parents[3] / "files" / "dashboards").glob("*.json"))
+# Resolved: roles/node_exporter's scenario is a link to this one.
+DASHBOARDS = sorted((Path(__file__).resolve().parents[3] / "files" / "dashboards").glob("*.json"))
+
+
+def test_the_rule_tests_and_dashboards_are_found():
+    assert RULE_TESTS, "no promtool rule test found"
+    assert DASHBOARDS, "no dashboard found to check against Prometheus"
 
 
 @pytest.mark.parametrize("dashboard", DASHBOARDS, ids=lambda p: p.name)

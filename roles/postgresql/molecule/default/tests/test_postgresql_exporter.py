@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from paas_testlib import assert_listens_only_on, default_address, fetch_metrics, wait_for
 
+testinfra_hosts = ["ansible://postgresql-host"]
 PORT = 9187
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from paas_testlib import assert_listens_only_on, default_address, fetch_metrics, wait_for
 
-testinfra_hosts = ["ansible://auth-exporter-host"]
+testinfra_hosts = ["ansible://hardening-loghost"]
 PORT = 3904
 # As the central receiver writes them (roles/hardening): RFC 3339 time, host, "sshd[PID]" without
 # syslog's colon, the message.
@@ -63,10 +63,10 @@ def test_failed_logins_are_counted_under_their_host(host, address):
 
 def test_the_log_hosts_own_failures_are_counted_from_syslog(host, address):
     name = host.check_output("hostname")
-    before = failed(address).get("auth-exporter-host", 0)
+    before = failed(address).get("hardening-loghost", 0)
     line = "Connection closed by authenticating user root 10.0.0.9 port 5 [preauth]"
     assert host.run(f"logger -p auth.info -t sshd --id=4242 '{line}'").rc == 0
-    assert wait_for(lambda: failed(address).get("auth-exporter-host", 0) == before + 1, timeout=20), \
+    assert wait_for(lambda: failed(address).get("hardening-loghost", 0) == before + 1, timeout=20), \
         (name, failed(address))
 
 

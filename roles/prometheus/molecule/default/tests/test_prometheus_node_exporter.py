@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 from paas_testlib import default_address, wait_for
 
-testinfra_hosts = ["ansible://node-exporter-host"]
+testinfra_hosts = ["ansible://prometheus-host"]
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from paas_testlib import assert_listens_only_on, default_address, fetch_metrics, wait_for
 
-testinfra_hosts = ["ansible://pgbouncer-exporter-host"]
+testinfra_hosts = ["ansible://pgbouncer-host"]
 PORT = 9127
 PASSWORD = "stats-test-password"
 POOL = 'database="app_production",user="app"'

@@ -10,8 +10,8 @@ import subprocess
 import pytest
 from paas_testlib import assert_listens_only_on, fetch_metrics, wait_for
 
-testinfra_hosts = ["ansible://nginx-exporter-lb"]
-ADDRESS, SITE = "10.88.0.10", "paas.test"
+testinfra_hosts = ["ansible://nginx-lb"]
+ADDRESS, SITE = "10.83.0.10", "paas.test"
 EXPORTER, LOG_READER = 9113, 3903
 
 

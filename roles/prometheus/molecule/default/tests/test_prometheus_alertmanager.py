@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from paas_testlib import wait_for
 
-testinfra_hosts = ["ansible://alertmanager-host"]
-STUB = Path(__file__).parents[5] / "tests" / "fixtures" / "alert_receiver.py"
+testinfra_hosts = ["ansible://prometheus-host"]
+STUB = Path(__file__).resolve().parents[5] / "tests" / "fixtures" / "alert_receiver.py"
 AMTOOL = "amtool --alertmanager.url=http://127.0.0.1:9093"
 
 

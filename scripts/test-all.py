@@ -192,13 +192,13 @@ def suite_unit() -> list[Step]:
 
 def scenarios() -> list[tuple[str, Path, str]]:
     """(label, directory to run molecule in, scenario name) for every scenario."""
-    found, seen = [], set()
+    found = []
     for molecule_yml in sorted(ROOT.glob("roles/*/molecule/*/molecule.yml")):
-        # An exporter's scenario is a link to its service's (both roles converged and tested on one
-        # host, as on the real hosts): run once, under the service's name.
-        if molecule_yml.parent.is_symlink() or molecule_yml.resolve() in seen:
+        # A role whose scenario is a link to a companion role's (an exporter's to its service's,
+        # Alertmanager's to Prometheus's: both converged and tested on one host, as on the real
+        # hosts) is run once, under the scenario's own role.
+        if molecule_yml.parent.is_symlink():
             continue
-        seen.add(molecule_yml.resolve())
         role_dir = molecule_yml.parents[2]
         found.append((f"{role_dir.name}/{molecule_yml.parent.name}", role_dir, molecule_yml.parent.name))
     for molecule_yml in sorted(ROOT.glob("molecule/*/molecule.yml")):
@@ -222,8 +222,8 @@ def molecule_scenario(label: str, cwd: Path, scenario: str) -> list[Step]:
 # in name order.
 LONGEST_FIRST = ["hardening/default", "postgresql/replication", "pgbackrest/default", "redis/default",
                  "redis_sentinel/default", "restic/default", "postgresql/default", "pgbouncer/default",
-                 "seaweedfs/default", "prometheus/default",
-                 "certbot/default", "kamal_host/default", "nginx/default", "blackbox_exporter/default"]
+                 "seaweedfs/default", "prometheus/default", "certbot/default", "kamal_host/default",
+                 "nginx/default", "blackbox_exporter/default"]
 
 
 def molecule_jobs(only: list[str]) -> list:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-# A linked scenario (an exporter's, shared with its service's role) is checked under its owner's name.
+# A linked scenario (shared with a companion role) is checked under its owner's name.
 SCENARIOS = sorted(p for p in ROOT.glob("roles/*/molecule/*") if (p / "tests").is_dir() and not p.is_symlink())
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-# An exporter's scenario may be a link to its service's (one scenario, two roles): counted once.
+# A role's scenario may be a link to a companion role's (one scenario, both roles): counted once.
 SCENARIOS = sorted(path for path in [*ROOT.glob("roles/*/molecule/*/molecule.yml"),
                                       *ROOT.glob("molecule/*/molecule.yml")] if not path.parent.is_symlink())
 SANDBOX = yaml.safe_load((ROOT / "inventories/sandbox/hosts.yml").read_text())["all"]["vars"]

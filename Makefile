@@ -14,7 +14,7 @@ ifdef PROFILE
 export ANSIBLE_CALLBACKS_ENABLED := ansible.posix.profile_tasks,ansible.posix.timer
 endif
 
-.PHONY: help venv engine image prerequisites sandbox sandbox-up sandbox-converge sandbox-reset \
+.PHONY: help venv engine image prerequisites sandbox sandbox-up sandbox-converge sandbox-check sandbox-reset \
         sandbox-deploy sandbox-destroy test lint unit molecule drift go-live scan-tools security-scan
 
 help: ## List the targets
@@ -40,6 +40,9 @@ sandbox-up: prerequisites ## Start the sandbox containers (idempotent)
 
 sandbox-converge: venv ## Run playbooks/site.yml on the sandbox
 	ansible-playbook $(SANDBOX) playbooks/site.yml
+
+sandbox-check: venv ## Run playbooks/site.yml on the sandbox in check and diff mode (changes nothing)
+	ansible-playbook $(SANDBOX) playbooks/site.yml --check --diff
 
 sandbox-deploy: venv ## Deploy the demo app (examples/portfolio_app) to the sandbox with Kamal
 	ansible-playbook $(SANDBOX) playbooks/deploy.yml

@@ -7,6 +7,7 @@
 #   TEST_IMAGE=registry.example/debian12-systemd:latest scripts/build-test-image.sh
 #                                           # use a stock image instead (pulled, not built)
 #   DEBIAN_MIRROR=http://mirror.example/debian scripts/build-test-image.sh
+#   scripts/build-test-image.sh --name     # print the image's name only
 #   FORCE=1 scripts/build-test-image.sh    # rebuild even if present
 set -euo pipefail
 
@@ -16,6 +17,7 @@ set -euo pipefail
 DEFAULT_IMAGE=$(sed -n "s/^test_host_image:.* or '\([^']*\)'.*/\1/p" "$(dirname "$0")/../.config/test-host.yml")
 [ -n "$DEFAULT_IMAGE" ] || { echo "build-test-image: cannot read test_host_image from .config/test-host.yml" >&2; exit 1; }
 IMAGE="${TEST_IMAGE:-$DEFAULT_IMAGE}"
+if [ "${1:-}" = --name ]; then echo "$IMAGE"; exit 0; fi
 
 die() { echo "build-test-image: $*" >&2; exit 1; }
 

@@ -70,7 +70,7 @@ def test_the_alert_rules_pass_their_promtool_tests(host, rule_test):
 
 
 
-# Resolved: roles/node_exporter's scenario is a link to this one.
+# Resolved: node_exporter's and alertmanager's scenarios are links to this one.
 DASHBOARDS = sorted((Path(__file__).resolve().parents[3] / "files" / "dashboards").glob("*.json"))
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -103,6 +104,7 @@ def junit_file_seconds(path: Path) -> list[tuple[str, float]]:
     return sorted(seconds.items(), key=lambda item: -item[1])
 
 
+PYTEST_FAILURE = re.compile(r"(FAILED|ERROR) \S+::")
 FAILURE_MARKS = ("fatal: [", "failed: [", "ERROR!", "An exception occurred")
 
 
@@ -124,9 +126,18 @@ def ansible_failures(text: list[str], limit: int = 12, width: int = 400) -> list
     return found
 
 
+def pytest_failures(text: list[str], limit: int = 12, width: int = 400) -> list[str]:
+    """pytest's one-line summary of each failed test (`FAILED file::test - reason`).
+
+    A failed verify step's log ends with Molecule's clean-up, and CI shows only the
+    end of what a run printed; without these lines it does not say which test failed.
+    """
+    return [line[:width] for line in text if PYTEST_FAILURE.match(line)][:limit]
+
+
 def tail(log: Path, lines: int = 40) -> str:
     text = log.read_text(errors="replace").splitlines()
-    failures = ansible_failures(text)
+    failures = pytest_failures(text) + ansible_failures(text)
     shown = [*failures, "..."] if failures else []
     shown += text[-(15 if failures else lines):]
     return "\n".join("    | " + line for line in shown)

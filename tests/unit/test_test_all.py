@@ -58,3 +58,18 @@ def test_seconds_per_test_file_slowest_first(tmp_path: Path):
 
 def test_no_junit_file_gives_no_seconds(tmp_path: Path):
     assert runner.junit_file_seconds(tmp_path / "missing.xml") == []
+
+
+def test_the_excerpt_names_each_failed_test_before_molecules_clean_up(tmp_path: Path):
+    log = tmp_path / "verify.log"
+    log.write_text("\n".join([
+        "tests/test_default.py::test_a PASSED",
+        "E       assert '000' == '200'",
+        "FAILED tests/test_default.py::test_renewal - AssertionError: 3 requests",
+        "==== 1 failed, 9 passed in 9.78s ====",
+        "ERROR    Molecule executed 1 scenario (1 failed)",
+        *[f"clean-up line {n}" for n in range(40)],
+    ]))
+    excerpt = runner.tail(log).splitlines()
+    assert excerpt[0].endswith("FAILED tests/test_default.py::test_renewal - AssertionError: 3 requests")
+    assert not any("Molecule executed" in line for line in excerpt[:2])

@@ -17,11 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-try:
-    from ansible.errors import AnsibleFilterError
-except ImportError:  # pragma: no cover - only without ansible-core installed
-    class AnsibleFilterError(Exception):
-        """Stand-in when ansible-core is absent."""
+from ansible.errors import AnsibleFilterError
 
 DOCUMENTATION = r"""
 name: golive_rows

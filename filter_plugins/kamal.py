@@ -7,6 +7,7 @@ Pure functions: no I/O. Unit tests: tests/unit/test_kamal.py.
     {{ settings | kamal_config_problems(app_addresses, secrets) }} -> [message naming the inventory variable]
     {{ secret_names | kamal_secrets_file }}      -> text of .kamal/secrets.DEST (names only; values: environment)
     {{ kamal_stderr | kamal_error_hint }}        -> Kamal's error and the inventory variables behind it
+    {{ host_settings | kamal_host_problems }}    -> the kamal_host role's preflight: [message naming the variable]
 
 `settings` is one dictionary that playbooks/vars/kamal.yml builds from the
 inventory's kamal_* variables (its keys are those names without the prefix).
@@ -14,15 +15,12 @@ inventory's kamal_* variables (its keys are those names without the prefix).
 
 from __future__ import annotations
 
+import ipaddress
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
 
-try:
-    from ansible.errors import AnsibleFilterError
-except ImportError:  # pragma: no cover - only without ansible-core installed
-    class AnsibleFilterError(Exception):
-        """Stand-in when ansible-core is absent."""
+from ansible.errors import AnsibleFilterError
 
 DOCUMENTATION = r"""
 name: path_mount
@@ -30,6 +28,15 @@ short_description: The mount (from Ansible's mounts fact) whose filesystem holds
 description:
   - The entry with the longest mount point that is the path or one of its parents; an empty
     dict when no mount matches (no facts gathered).
+"""
+
+DOCUMENTATION_HOST = r"""
+name: kamal_host_problems
+short_description: The kamal_host role's cross-variable rules - one message per broken rule, naming the variable
+description:
+  - host_settings holds the role's variables without the kamal_host_ prefix (deploy_user, deploy_authorized_keys,
+    docker_address_pools, docker_bridge_ip) and addresses, the host's own addresses (private_ip and the default
+    IPv4 address), which Docker's networks must not cover.
 """
 
 EXAMPLES = r"""
@@ -273,6 +280,61 @@ def kamal_error_hint(output: str) -> str:
     return f"Kamal refused the generated configuration: {message}"
 
 
+def _networks(values: Iterable) -> tuple[list, list]:
+    """The values parsed as networks (an address is its own /32 or /128), and those that are not one."""
+    parsed, bad = [], []
+    for value in values:
+        try:
+            parsed.append(ipaddress.ip_network(str(value), strict=False))
+        except ValueError:
+            bad.append(str(value))
+    return parsed, bad
+
+
+def _rule_deploy_keys(host: Mapping) -> list:
+    if host["deploy_authorized_keys"]:
+        return []
+    return [f"kamal_host_deploy_authorized_keys is empty: Kamal could not log in as {host['deploy_user']}"]
+
+
+def _rule_deploy_user_unprivileged(host: Mapping) -> list:
+    if host["deploy_user"] == "root":
+        return ["kamal_host_deploy_user must not be root: Kamal runs Docker as an unprivileged member of the "
+                "docker group"]
+    return []
+
+
+def _rule_docker_networks(host: Mapping) -> list:
+    """Docker's networks parse, and none covers the host's own addresses (containers could not reach the host)."""
+    pools, bad_pools = _networks(pool["base"] for pool in host["docker_address_pools"])
+    bridge, bad_bridge = _networks([host["docker_bridge_ip"]])
+    problems = [f"kamal_host_docker_address_pools: not networks: {', '.join(bad_pools)}"] if bad_pools else []
+    if bad_bridge:
+        problems.append(f"kamal_host_docker_bridge_ip is not an address/prefix: {host['docker_bridge_ip']}")
+    if problems:
+        return problems
+    addresses, _ = _networks(host["addresses"])
+    return [f"the host address {address.network_address} lies in kamal_host_docker_address_pools or "
+            "kamal_host_docker_bridge_ip: containers could not reach it"
+            for address in addresses if any(address.subnet_of(network) for network in pools + bridge
+                                            if network.version == address.version)]
+
+
+KAMAL_HOST_RULES = (_rule_deploy_keys, _rule_deploy_user_unprivileged, _rule_docker_networks)
+KAMAL_HOST_SETTINGS = ("deploy_user", "deploy_authorized_keys", "docker_address_pools", "docker_bridge_ip", "addresses")
+
+
+def kamal_host_problems(host_settings) -> list:
+    """Every broken cross-variable rule of the kamal_host role, in KAMAL_HOST_RULES' order."""
+    if not isinstance(host_settings, Mapping):
+        raise AnsibleFilterError(f"kamal_host_problems: expected a dictionary of settings, got {host_settings!r}")
+    missing = [key for key in KAMAL_HOST_SETTINGS if key not in host_settings]
+    if missing:
+        raise AnsibleFilterError(f"kamal_host_problems: settings lack {', '.join(missing)}")
+    host = host_settings
+    return [problem for rule in KAMAL_HOST_RULES for problem in rule(host)]
+
+
 class FilterModule:
     """Kamal filters."""
 
@@ -283,4 +345,5 @@ class FilterModule:
             "kamal_config_problems": kamal_config_problems,
             "kamal_secrets_file": kamal_secrets_file,
             "kamal_error_hint": kamal_error_hint,
+            "kamal_host_problems": kamal_host_problems,
         }

@@ -11,19 +11,22 @@ Pure functions: no I/O. Unit tests: tests/unit/test_monitoring.py.
     {{ nginx_sites | site_probe_modules }}       -> [{name, server_name}] for roles/blackbox_exporter
     {{ groups['redis'] | tls_probes({'queue': 'rediss://127.0.0.1:6380'}) }}
         -> {"redis1 queue": {target: redis1:6380, module: tls_connect}}
+    {{ settings | prometheus_problems }}, alertmanager_problems, nginx_exporter_problems,
+    blackbox_exporter_problems -> each role's preflight: [message naming the variable]
+
+The roles' settings dictionaries hold their variables without the role's prefix;
+an exporter's listen address is checked by network.py's listen_address_problems
+beside these.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 from collections.abc import Mapping
 
-try:
-    from ansible.errors import AnsibleFilterError
-except ImportError:  # pragma: no cover - only without ansible-core installed
-    class AnsibleFilterError(Exception):
-        """Stand-in when ansible-core is absent."""
+from ansible.errors import AnsibleFilterError
 
 DOCUMENTATION = r"""
 name: scrape_jobs_from_groups
@@ -206,6 +209,136 @@ def _target_problem(target) -> str:
     return ""
 
 
+DURATION = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")
+ALERTMANAGER_DURATION = re.compile(r"^[0-9]+(ms|s|m|h|d|w)$")
+RETENTION_SIZE = re.compile(r"^[0-9]+(B|KB|MB|GB|TB|PB|EB)$")
+HTTP_URL = re.compile(r"^https?://[^/ ]+")
+MODULE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+SETTINGS = {
+    "prometheus_problems": ("scrape_jobs", "retention_time", "retention_size", "rule_files", "shipped_rule_files"),
+    "alertmanager_problems": ("webhook_urls", "pagerduty_url", "opsgenie_api_url", "group_wait", "group_interval",
+                              "repeat_interval", "group_by"),
+    "nginx_exporter_problems": ("port", "log_port", "duration_buckets"),
+    "blackbox_exporter_problems": ("sites",),
+}
+
+
+def _settings(name: str, settings) -> Mapping:
+    """The settings after checking they are a dictionary with the keys the filter reads."""
+    if not isinstance(settings, Mapping):
+        raise AnsibleFilterError(f"{name}: expected the role's settings as a dictionary, got {settings!r}")
+    missing = [key for key in SETTINGS[name] if key not in settings]
+    if missing:
+        raise AnsibleFilterError(f"{name}: settings lack {', '.join(missing)}")
+    return settings
+
+
+def _rule_prometheus_retention(settings: Mapping) -> list:
+    problems = []
+    if not DURATION.match(str(settings["retention_time"])):
+        problems.append(f"prometheus_retention_time is not a duration (e.g. 30d): {settings['retention_time']}")
+    if not RETENTION_SIZE.match(str(settings["retention_size"])):
+        problems.append(f"prometheus_retention_size is not a size (e.g. 8GB): {settings['retention_size']}")
+    return problems
+
+
+def _rule_prometheus_rule_files_shipped(settings: Mapping) -> list:
+    missing = [str(name) for name in settings["rule_files"] if name not in settings["shipped_rule_files"]]
+    return [f"prometheus_rule_files: no such file in the role: {', '.join(missing)}"] if missing else []
+
+
+def _rule_prometheus_scrape_jobs(settings: Mapping) -> list:
+    return prometheus_scrape_problems(settings["scrape_jobs"])
+
+
+PROMETHEUS_RULES = (
+    _rule_prometheus_scrape_jobs,
+    _rule_prometheus_retention,
+    _rule_prometheus_rule_files_shipped,
+)
+
+
+def prometheus_problems(settings) -> list:
+    """Every broken rule of the prometheus role's settings (shipped_rule_files: the role's rule file names)."""
+    settings = _settings("prometheus_problems", settings)
+    return [problem for rule in PROMETHEUS_RULES for problem in rule(settings)]
+
+
+def _rule_alertmanager_urls(settings: Mapping) -> list:
+    urls = [*settings["webhook_urls"], settings["pagerduty_url"], settings["opsgenie_api_url"]]
+    bad = [str(url) for url in urls if not HTTP_URL.match(str(url))]
+    return [f"not http(s) URLs: {', '.join(bad)}"] if bad else []
+
+
+def _rule_alertmanager_timings(settings: Mapping) -> list:
+    timings = [settings["group_wait"], settings["group_interval"], settings["repeat_interval"]]
+    bad = [str(timing) for timing in timings if not ALERTMANAGER_DURATION.match(str(timing))]
+    if bad:
+        return [f"alertmanager_group_wait, _group_interval, _repeat_interval: not durations: {', '.join(bad)}"]
+    return []
+
+
+def _rule_alertmanager_grouping(settings: Mapping) -> list:
+    return [] if settings["group_by"] else ["alertmanager_group_by is empty: every alert would be one notification"]
+
+
+ALERTMANAGER_RULES = (_rule_alertmanager_urls, _rule_alertmanager_timings, _rule_alertmanager_grouping)
+
+
+def alertmanager_problems(settings) -> list:
+    """Every broken rule of the alertmanager role's settings."""
+    settings = _settings("alertmanager_problems", settings)
+    return [problem for rule in ALERTMANAGER_RULES for problem in rule(settings)]
+
+
+def _rule_nginx_exporter_ports(settings: Mapping) -> list:
+    if int(settings["port"]) == int(settings["log_port"]):
+        return ["nginx_exporter_port and nginx_exporter_log_port must differ"]
+    return []
+
+
+def _rule_nginx_exporter_buckets(settings: Mapping) -> list:
+    try:
+        buckets = [float(bucket) for bucket in settings["duration_buckets"]]
+    except (TypeError, ValueError):
+        buckets = []
+    if not buckets or buckets[0] <= 0 or any(b <= a for a, b in itertools.pairwise(buckets)):
+        return ["nginx_exporter_duration_buckets must be positive numbers in increasing order"]
+    return []
+
+
+NGINX_EXPORTER_RULES = (_rule_nginx_exporter_ports, _rule_nginx_exporter_buckets)
+
+
+def nginx_exporter_problems(settings) -> list:
+    """Every broken rule of the nginx_exporter role's settings."""
+    settings = _settings("nginx_exporter_problems", settings)
+    return [problem for rule in NGINX_EXPORTER_RULES for problem in rule(settings)]
+
+
+def _rule_blackbox_sites(settings: Mapping) -> list:
+    problems = []
+    for site in settings["sites"]:
+        if not isinstance(site, Mapping) or "name" not in site:
+            problems.append(f"blackbox_exporter_sites: {site} has no name")
+            continue
+        if not MODULE_NAME.match(str(site["name"])):
+            problems.append(f"blackbox_exporter_sites: name {site['name']} must be a-z, 0-9, _ or - "
+                            "(it names a module)")
+        if "server_name" not in site:
+            problems.append(f"blackbox_exporter_sites[{site['name']}] has no server_name")
+    return problems
+
+
+BLACKBOX_EXPORTER_RULES = (_rule_blackbox_sites,)
+
+
+def blackbox_exporter_problems(settings) -> list:
+    """Every broken rule of the blackbox_exporter role's settings."""
+    settings = _settings("blackbox_exporter_problems", settings)
+    return [problem for rule in BLACKBOX_EXPORTER_RULES for problem in rule(settings)]
+
+
 class FilterModule:
     """monitoring filters."""
 
@@ -217,4 +350,8 @@ class FilterModule:
             "site_probe_modules": site_probe_modules,
             "tls_probes": tls_probes,
             "prometheus_scrape_problems": prometheus_scrape_problems,
+            "prometheus_problems": prometheus_problems,
+            "alertmanager_problems": alertmanager_problems,
+            "nginx_exporter_problems": nginx_exporter_problems,
+            "blackbox_exporter_problems": blackbox_exporter_problems,
         }

@@ -4,12 +4,25 @@
     {{ nginx_sites | nginx_site_problems }}                -> [message naming the variable, ...]
     {{ value | nginx_rate_problems('nginx_rate_limit') }}  -> [message] when not like 20r/s or 10r/m
     {{ nginx_sites | nginx_certificate_sources }}          -> {own, internal_ca, bootstrap: [site, ...]}
+    {{ settings | nginx_problems }}                        -> the role's preflight: [message naming the variable]
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable, Mapping
+
+from ansible.errors import AnsibleFilterError
+
+DOCUMENTATION = r"""
+name: nginx_problems
+short_description: The nginx role's cross-variable rules - one message per broken rule, naming the variable
+description:
+  - settings holds the role's variables without the nginx_ prefix (sites, upstream_servers, hsts_preload,
+    hsts_include_subdomains, hsts_max_age, rate_limit, rate_limit_login, csp), and real_ip_from_not_networks,
+    the entries of nginx_real_ip_from that network.py's invalid_cidrs finds (one parser of networks).
+"""
 
 # Directive names of CSP Level 3 and the ones browsers still honour from Level 2.
 CSP_DIRECTIVES = frozenset({
@@ -73,6 +86,74 @@ def nginx_rate_problems(value, variable: str) -> list:
     return [] if RATE.match(str(value)) else [f"{variable} is {value!r}: write a rate like 20r/s or 10r/m"]
 
 
+HSTS_PRELOAD_MIN_AGE = 31536000  # one year: the preload list's minimum
+UPSTREAM_SERVER = re.compile(r"^\S+:[0-9]{1,5}$")
+
+
+def _rule_sites_given(settings: Mapping) -> list:
+    return [] if settings["sites"] else ["nginx_sites is empty: give at least one site"]
+
+
+def _rule_upstreams_given(settings: Mapping) -> list:
+    if settings["upstream_servers"]:
+        return []
+    return ["nginx_upstream_servers is empty: the web group has no hosts to send requests to"]
+
+
+def _rule_upstreams_are_address_and_port(settings: Mapping) -> list:
+    bad = [str(server) for server in settings["upstream_servers"] or [] if not UPSTREAM_SERVER.match(str(server))]
+    return [f"nginx_upstream_servers: not address:port: {', '.join(bad)}"] if bad else []
+
+
+def _rule_hsts_preload(settings: Mapping) -> list:
+    if not settings["hsts_preload"]:
+        return []
+    problems = []
+    if not settings["hsts_include_subdomains"]:
+        problems.append("nginx_hsts_preload needs nginx_hsts_include_subdomains (the preload list requires it)")
+    if int(settings["hsts_max_age"]) < HSTS_PRELOAD_MIN_AGE:
+        problems.append(f"nginx_hsts_max_age ({settings['hsts_max_age']}) is under one year "
+                        f"({HSTS_PRELOAD_MIN_AGE} s): the preload list refuses it")
+    return problems
+
+
+def _rule_real_ip_from_networks(settings: Mapping) -> list:
+    bad = settings["real_ip_from_not_networks"]
+    return [f"nginx_real_ip_from: not a network: {', '.join(map(str, bad))}"] if bad else []
+
+
+def _rule_rates(settings: Mapping) -> list:
+    return (nginx_rate_problems(settings["rate_limit"], "nginx_rate_limit")
+            + nginx_rate_problems(settings["rate_limit_login"], "nginx_rate_limit_login"))
+
+
+def _rule_csp(settings: Mapping) -> list:
+    return csp_problems(settings["csp"])
+
+
+def _rule_sites(settings: Mapping) -> list:
+    return nginx_site_problems(settings["sites"])
+
+
+NGINX_RULES: tuple[Callable[[Mapping], list], ...] = (
+    _rule_sites_given, _rule_upstreams_given, _rule_hsts_preload, _rule_real_ip_from_networks,
+    _rule_upstreams_are_address_and_port, _rule_rates, _rule_csp, _rule_sites,
+)
+
+NGINX_SETTINGS = ("sites", "upstream_servers", "hsts_preload", "hsts_include_subdomains", "hsts_max_age",
+                  "real_ip_from_not_networks", "rate_limit", "rate_limit_login", "csp")
+
+
+def nginx_problems(settings) -> list:
+    """Every broken cross-variable rule of the nginx role, in NGINX_RULES' order, each naming the variable."""
+    if not isinstance(settings, Mapping):
+        raise AnsibleFilterError(f"nginx_problems: expected the role's settings as a dictionary, got {settings!r}")
+    missing = [key for key in NGINX_SETTINGS if key not in settings]
+    if missing:
+        raise AnsibleFilterError(f"nginx_problems: settings lack {', '.join(missing)}")
+    return [problem for rule in NGINX_RULES for problem in rule(settings)]
+
+
 class FilterModule:
     """nginx filters."""
 
@@ -82,4 +163,5 @@ class FilterModule:
             "nginx_site_problems": nginx_site_problems,
             "nginx_certificate_sources": nginx_certificate_sources,
             "nginx_rate_problems": nginx_rate_problems,
+            "nginx_problems": nginx_problems,
         }

@@ -22,11 +22,7 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
-try:
-    from ansible.errors import AnsibleFilterError
-except ImportError:  # pragma: no cover - only without ansible-core installed
-    class AnsibleFilterError(Exception):
-        """Stand-in when ansible-core is absent."""
+from ansible.errors import AnsibleFilterError
 
 DOCUMENTATION = r"""
 name: pgbackrest_problems

@@ -11,11 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 
-try:
-    from ansible.errors import AnsibleFilterError
-except ImportError:  # pragma: no cover - only without ansible-core installed
-    class AnsibleFilterError(Exception):
-        """Stand-in when ansible-core is absent."""
+from ansible.errors import AnsibleFilterError
 
 DOCUMENTATION = r"""
 name: postgresql_problems
@@ -24,6 +20,12 @@ description:
   - settings holds the role's variables without the postgresql_ prefix (databases, users, readonly_users,
     hba_entries, ssl_enabled, replication_role, replicas, primary_host, settings, pooled_connections), plus
     replication_password_set (never the password) and memory_settings (the settings that take a memory unit).
+---
+name: pgbouncer_problems
+short_description: The pgbouncer role's cross-variable rules - one message per broken rule, naming the variable
+description:
+  - settings holds the role's variables without the pgbouncer_ prefix (databases, users, default_pool_size,
+    reserve_pool_size).
 ---
 name: pg_app_logins
 short_description: The app's two alternating login roles as postgresql_users entries (password rotation)
@@ -320,6 +322,32 @@ LOGIN_FLAGS = "LOGIN,NOSUPERUSER,NOCREATEDB,NOCREATEROLE"
 NOLOGIN_FLAGS = "NOLOGIN,NOSUPERUSER,NOCREATEDB,NOCREATEROLE"
 
 
+def _pooled_databases_have_users(s: Mapping) -> list[str]:
+    if s["databases"] and not s["users"]:
+        return ["pgbouncer_databases is set but pgbouncer_users is empty: nobody could log in"]
+    return []
+
+
+def _reserve_within_pool(s: Mapping) -> list[str]:
+    if int(s["reserve_pool_size"]) > int(s["default_pool_size"]):
+        return ["pgbouncer_reserve_pool_size is larger than pgbouncer_default_pool_size"]
+    return []
+
+
+PGBOUNCER_RULES = (_pooled_databases_have_users, _reserve_within_pool)
+PGBOUNCER_SETTINGS = ("databases", "users", "default_pool_size", "reserve_pool_size")
+
+
+def pgbouncer_problems(settings: Mapping) -> list[str]:
+    """What is wrong across the pgbouncer role's variables, one message per problem, each naming its variable."""
+    if not isinstance(settings, Mapping):
+        raise AnsibleFilterError(f"pgbouncer_problems: expected a mapping, got {settings!r}")
+    missing = [k for k in PGBOUNCER_SETTINGS if k not in settings]
+    if missing:
+        raise AnsibleFilterError(f"pgbouncer_problems: settings lack {', '.join(missing)}")
+    return [problem for rule in PGBOUNCER_RULES for problem in rule(settings)]
+
+
 def pg_app_logins(owner, login, password, previous=None) -> list[dict]:
     """postgresql_users entries for the app's two alternating logins: `owner` and its twin `owner`_2 (member of
     the owner, SET ROLE to it at login). `login` logs in with `password`; `previous` ({login, password}, during a
@@ -383,6 +411,7 @@ class FilterModule:
     def filters(self):
         return {"pg_tune": pg_tune, "pg_scram_verifier": pg_scram_verifier, "pg_slot_name": pg_slot_name,
                 "postgresql_problems": postgresql_problems,
+                "pgbouncer_problems": pgbouncer_problems,
                 "pgbouncer_server_connections": pgbouncer_server_connections,
                 "pg_peers": pg_peers, "pgbouncer_hba_entries": pgbouncer_hba_entries,
                 "pg_app_logins": pg_app_logins}

@@ -1,7 +1,6 @@
 """Filters for the redis role. Pure functions; tests: tests/unit/test_redis.py.
 
     {{ redis_instances | redis_maxmemory(memory_mb) }}            -> {name: MB}
-    {{ redis_instances | redis_problems(memory_mb) }}             -> [message naming the variable, ...]
     {{ redis_instances | redis_sentinel_masters(prefix, address) }} -> [{name, host, port}] for Sentinel
     {{ masters | redis_sentinel_primaries(peer_answers) }}        -> masters, primaries as the peers know them
     {{ reply_lines | redis_sentinel_changes(wanted) }}            -> SENTINEL SET arguments for what differs
@@ -11,11 +10,41 @@
     {{ instance | redis_live_settings(maxmemory_mb) }}            -> {setting: value} applied without a restart
     {{ read_results | redis_live_plan(instances, memory_mb) }}    -> per instance: live vs wanted, CONFIG SET arguments
     {{ instances | redis_exporter_targets(tls) }}                 -> {name: redis[s]://127.0.0.1:port} for the exporter
+    {{ settings | redis_problems }}                              -> the redis role's preflight: [message, ...]
+    {{ settings | redis_sentinel_problems }}                     -> the redis_sentinel role's preflight
+    {{ settings | redis_exporter_problems }}                     -> the redis_exporter role's preflight
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from collections.abc import Callable, Mapping
+
+from ansible.errors import AnsibleFilterError
+
+DOCUMENTATION = r"""
+name: redis_problems
+short_description: The redis role's cross-variable rules - one message per broken rule, naming the variable
+description:
+  - settings holds the role's variables without the redis_ prefix (instances, memory_mb as the role resolves it,
+    somaxconn, tcp_backlog, replication_enabled, sentinels, tls_instances - the names of the instances serving TLS),
+    and whether each password is set (app_password_set, admin_password_set, replication_password_set,
+    sentinel_password_set, sentinel_auth_password_set), never a password.
+---
+name: redis_sentinel_problems
+short_description: The redis_sentinel role's cross-variable rules - one message per broken rule, naming the variable
+description:
+  - settings holds the role's variables without the redis_sentinel_ prefix (masters, peers, quorum, down_after_ms,
+    failover_timeout_ms) and whether each password is set (password_set, auth_password_set).
+---
+name: redis_exporter_problems
+short_description: The redis_exporter role's cross-variable rules - one message per broken rule, naming the variable
+description:
+  - settings holds targets (redis_exporter_targets, name to URI) and password_set (never the password); the listen
+    address is checked by network.py's listen_address_problems beside it.
+"""
+EXPORTER_TARGET = re.compile(r"^rediss?://[^/@]+:[0-9]+$")
 
 DEFAULT_FRACTION = 0.25
 
@@ -35,7 +64,7 @@ def _persists(instance: dict) -> bool:
     return bool(instance.get("appendonly")) or bool((instance.get("save") or "").strip())
 
 
-def redis_problems(instances, memory_mb) -> list:
+def redis_instance_problems(instances, memory_mb) -> list:
     """Cross-variable mistakes in redis_instances, each message naming the variable."""
     problems = []
     instances = instances or []
@@ -64,6 +93,148 @@ def redis_problems(instances, memory_mb) -> list:
                         f"{int(memory_mb)} MB (redis_memory_mb or the host's memory)")
     problems += [f"redis_instances[{n}]: maxmemory is {mb} MB; give it at least 1" for n, mb in sizes.items() if mb < 1]
     return problems
+
+
+def _require_settings(name: str, settings, keys: tuple[str, ...]) -> Mapping:
+    if not isinstance(settings, Mapping):
+        raise AnsibleFilterError(f"{name}: expected the role's settings as a dictionary, got {settings!r}")
+    missing = [key for key in keys if key not in settings]
+    if missing:
+        raise AnsibleFilterError(f"{name}: settings lack {', '.join(missing)}")
+    return settings
+
+
+def _rule_passwords_set(settings: Mapping) -> list:
+    return [f"redis_{name}_password is empty (set it from the vault)"
+            for name in ("app", "admin") if not settings[f"{name}_password_set"]]
+
+
+def _rule_backlog_fits_somaxconn(settings: Mapping) -> list:
+    somaxconn, backlog = int(settings["somaxconn"]), int(settings["tcp_backlog"])
+    if somaxconn < backlog:
+        return [f"redis_somaxconn ({somaxconn}) is below redis_tcp_backlog ({backlog})"]
+    return []
+
+
+def _rule_replication_has_a_password(settings: Mapping) -> list:
+    if settings["replication_enabled"] and not settings["replication_password_set"]:
+        return ["redis_replication_password is empty (set it from the vault): redis_replication_enabled is true"]
+    return []
+
+
+def _rule_sentinels_have_passwords(settings: Mapping) -> list:
+    if settings["sentinels"] and not (settings["sentinel_password_set"] and settings["sentinel_auth_password_set"]):
+        return ["redis_sentinel_password and redis_sentinel_auth_password must be set (vault) "
+                "when redis_sentinels is not empty"]
+    return []
+
+
+def _rule_sentinels_need_replicas(settings: Mapping) -> list:
+    if settings["sentinels"] and not settings["replication_enabled"]:
+        return ["redis_sentinels is set but redis_replication_enabled is false: "
+                "Sentinel needs replicas to fail over to"]
+    return []
+
+
+def _rule_replication_without_tls(settings: Mapping) -> list:
+    if settings["replication_enabled"] and settings["tls_instances"]:
+        return [f"redis_instances: {', '.join(settings['tls_instances'])} use tls (their own tls, or redis_tls), "
+                "which this role does not replicate (redis_replication_enabled): turn TLS off for a replicated set"]
+    return []
+
+
+def _rule_instances(settings: Mapping) -> list:
+    return redis_instance_problems(settings["instances"], settings["memory_mb"])
+
+
+REDIS_RULES: tuple[Callable[[Mapping], list], ...] = (
+    _rule_passwords_set, _rule_backlog_fits_somaxconn, _rule_replication_has_a_password,
+    _rule_sentinels_have_passwords, _rule_sentinels_need_replicas, _rule_replication_without_tls, _rule_instances,
+)
+
+REDIS_SETTINGS = ("instances", "memory_mb", "somaxconn", "tcp_backlog", "replication_enabled", "sentinels",
+                  "tls_instances", "app_password_set", "admin_password_set", "replication_password_set",
+                  "sentinel_password_set", "sentinel_auth_password_set")
+
+
+def redis_problems(settings) -> list:
+    """Every broken cross-variable rule of the redis role, in REDIS_RULES' order, each naming the variable."""
+    settings = _require_settings("redis_problems", settings, REDIS_SETTINGS)
+    return [problem for rule in REDIS_RULES for problem in rule(settings)]
+
+
+def _sentinel_count(settings: Mapping) -> int:
+    """The Sentinels in all: the peers and this one."""
+    return len(settings["peers"]) + 1
+
+
+def _rule_sentinel_passwords_set(settings: Mapping) -> list:
+    return [f"redis_sentinel_{name} is empty (set it from the vault)"
+            for name, key in (("password", "password_set"), ("auth_password", "auth_password_set"))
+            if not settings[key]]
+
+
+def _rule_sentinel_watches_something(settings: Mapping) -> list:
+    return [] if settings["masters"] else ["redis_sentinel_masters is empty: nothing to watch"]
+
+
+def _rule_sentinel_majority(settings: Mapping) -> list:
+    count = _sentinel_count(settings)
+    if count < 3:
+        return [f"redis_sentinel_peers: {count} Sentinel(s) in all; a failover needs at least 3 "
+                "(a majority must survive the loss of one)"]
+    return []
+
+
+def _rule_sentinel_quorum(settings: Mapping) -> list:
+    quorum, count = int(settings["quorum"]), _sentinel_count(settings)
+    if not 1 <= quorum <= count:
+        return [f"redis_sentinel_quorum ({quorum}) must be between 1 and the number of Sentinels ({count})"]
+    return []
+
+
+def _rule_sentinel_timeouts(settings: Mapping) -> list:
+    if int(settings["failover_timeout_ms"]) <= int(settings["down_after_ms"]):
+        return ["redis_sentinel_failover_timeout_ms must be larger than redis_sentinel_down_after_ms"]
+    return []
+
+
+SENTINEL_RULES: tuple[Callable[[Mapping], list], ...] = (
+    _rule_sentinel_passwords_set, _rule_sentinel_watches_something, _rule_sentinel_majority,
+    _rule_sentinel_quorum, _rule_sentinel_timeouts,
+)
+
+SENTINEL_SETTINGS_KEYS = ("masters", "peers", "quorum", "down_after_ms", "failover_timeout_ms", "password_set",
+                          "auth_password_set")
+
+
+def redis_sentinel_problems(settings) -> list:
+    """Every broken cross-variable rule of the redis_sentinel role, in SENTINEL_RULES' order."""
+    settings = _require_settings("redis_sentinel_problems", settings, SENTINEL_SETTINGS_KEYS)
+    return [problem for rule in SENTINEL_RULES for problem in rule(settings)]
+
+
+def _rule_exporter_password_set(settings: Mapping) -> list:
+    if settings["password_set"]:
+        return []
+    return ["redis_exporter_password is empty (set it from the vault, as redis_monitoring_password)"]
+
+
+def _rule_exporter_targets(settings: Mapping) -> list:
+    targets = settings["targets"]
+    if not targets:
+        return ["redis_exporter_targets is empty"]
+    return [f"redis_exporter_targets[{name}] is not redis[s]://host:port"
+            for name, uri in targets.items() if not EXPORTER_TARGET.match(str(uri))]
+
+
+EXPORTER_RULES: tuple[Callable[[Mapping], list], ...] = (_rule_exporter_password_set, _rule_exporter_targets)
+
+
+def redis_exporter_problems(settings) -> list:
+    """Every broken cross-variable rule of the redis_exporter role, in EXPORTER_RULES' order."""
+    settings = _require_settings("redis_exporter_problems", settings, ("targets", "password_set"))
+    return [problem for rule in EXPORTER_RULES for problem in rule(settings)]
 
 
 def redis_sentinel_masters(instances, prefix, address) -> list:
@@ -260,6 +431,8 @@ class FilterModule:
         return {
             "redis_maxmemory": redis_maxmemory,
             "redis_problems": redis_problems,
+            "redis_sentinel_problems": redis_sentinel_problems,
+            "redis_exporter_problems": redis_exporter_problems,
             "redis_sentinel_masters": redis_sentinel_masters,
             "redis_sentinel_primaries": redis_sentinel_primaries,
             "redis_sentinel_changes": redis_sentinel_changes,

@@ -15,11 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-try:
-    from ansible.errors import AnsibleFilterError
-except ImportError:  # pragma: no cover - only without ansible-core installed
-    class AnsibleFilterError(Exception):
-        """Stand-in when ansible-core is absent."""
+from ansible.errors import AnsibleFilterError
 
 DOCUMENTATION = r"""
 name: restic_problems

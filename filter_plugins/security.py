@@ -17,11 +17,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Mapping
 
-try:
-    from ansible.errors import AnsibleFilterError
-except ImportError:  # pragma: no cover - only without ansible-core installed
-    class AnsibleFilterError(Exception):
-        """Stand-in when ansible-core is absent."""
+from ansible.errors import AnsibleFilterError
 
 DOCUMENTATION = r"""
 name: security_rows

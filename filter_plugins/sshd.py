@@ -6,11 +6,7 @@
 
 from __future__ import annotations
 
-try:
-    from ansible.errors import AnsibleFilterError
-except ImportError:  # pragma: no cover - only without ansible-core installed
-    class AnsibleFilterError(Exception):
-        """Stand-in when ansible-core is absent."""
+from ansible.errors import AnsibleFilterError
 
 DOCUMENTATION = r"""
 name: moduli_at_least

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from kamal import kamal_config_problems, kamal_deploy_config, kamal_error_hint, kamal_secrets_file, path_mount
+from kamal import (
+    kamal_config_problems,
+    kamal_deploy_config,
+    kamal_error_hint,
+    kamal_host_problems,
+    kamal_secrets_file,
+    path_mount,
+)
 
 MOUNTS = [
     {"mount": "/", "size_available": 10},
@@ -190,3 +197,44 @@ def test_boot_limit_boots_hosts_one_at_a_time():
 def test_json_file_logging_leaves_kamals_own_log_options():
     servers = kamal_deploy_config(SETTINGS | {"log_driver": "json-file"})["destination"]["servers"]
     assert all("logging" not in server for server in servers.values())
+
+
+HOST_OK = {"deploy_user": "deploy", "deploy_authorized_keys": ["ssh-ed25519 AAAA ci@example.org"],
+           "docker_address_pools": [{"base": "172.30.0.0/16", "size": 24}], "docker_bridge_ip": "172.29.0.1/24",
+           "addresses": ["10.0.0.11", "192.168.1.20"]}
+
+
+def test_a_deploy_host_with_separate_networks_breaks_no_rule():
+    assert kamal_host_problems(HOST_OK) == []
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"deploy_authorized_keys": []}, "kamal_host_deploy_authorized_keys is empty: Kamal could not log in as deploy"),
+    ({"deploy_user": "root"},
+     "kamal_host_deploy_user must not be root: Kamal runs Docker as an unprivileged member of the docker group"),
+    ({"docker_address_pools": [{"base": "172.300.0.0/16", "size": 24}]},
+     "kamal_host_docker_address_pools: not networks: 172.300.0.0/16"),
+    ({"docker_bridge_ip": "bridge"}, "kamal_host_docker_bridge_ip is not an address/prefix: bridge"),
+    ({"addresses": ["172.30.1.5"]}, "the host address 172.30.1.5 lies in kamal_host_docker_address_pools or "
+                                    "kamal_host_docker_bridge_ip: containers could not reach it"),
+    ({"addresses": ["172.29.0.200"]}, "the host address 172.29.0.200 lies in kamal_host_docker_address_pools or "
+                                      "kamal_host_docker_bridge_ip: containers could not reach it"),
+    ({"addresses": ["fd00::1", "10.0.0.11"]}, None),     # another family is never inside an IPv4 network
+])
+def test_each_host_rule_is_broken_alone_with_its_message(changes, message):
+    assert kamal_host_problems({**HOST_OK, **changes}) == ([message] if message else [])
+
+
+def test_an_unparsable_network_is_reported_instead_of_an_overlap():
+    problems = kamal_host_problems({**HOST_OK, "docker_bridge_ip": "bridge", "addresses": ["172.30.1.5"]})
+    assert problems == ["kamal_host_docker_bridge_ip is not an address/prefix: bridge"]
+
+
+def test_a_missing_host_setting_is_named():
+    with pytest.raises(AnsibleFilterError, match="kamal_host_problems: settings lack addresses"):
+        kamal_host_problems({key: value for key, value in HOST_OK.items() if key != "addresses"})
+
+
+def test_host_rules_want_the_settings_as_a_dictionary():
+    with pytest.raises(AnsibleFilterError, match="kamal_host_problems: expected a dictionary"):
+        kamal_host_problems("deploy")

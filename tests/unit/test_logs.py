@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from logs import syslog_elasticsearch_problems
+from logs import syslog_elasticsearch_problems, syslog_problems
 
 GOOD = {"enabled": True, "server_enabled": True, "servers": ["https://es1.example.internal:9200", "https://es2"],
         "index": "paas-logs", "user": "rsyslog", "password_set": True, "version": 8,
@@ -49,3 +49,26 @@ def test_each_broken_rule_names_its_variable(changes, named):
 def test_settings_that_are_not_a_dictionary_are_refused():
     with pytest.raises(AnsibleFilterError, match="as a dictionary"):
         syslog_elasticsearch_problems(["https://es1"])
+
+
+SYSLOG_OK = {"bad_ports": [], "queue_max_disk": "512m", "server_retention_days": 90,
+             "elasticsearch": {**GOOD, "enabled": False}}
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({}, None),
+    ({"bad_ports": [70000]}, "hardening_syslog_forward_targets / hardening_syslog_server_port: invalid ports [70000]"),
+    ({"queue_max_disk": "1 GB"}, "hardening_syslog_queue_max_disk must be a size such as 512m or 1g (got 1 GB)"),
+    ({"server_retention_days": 0}, "hardening_syslog_server_retention_days must be at least 1 (got 0)"),
+    ({"server_retention_days": "a week"}, "hardening_syslog_server_retention_days must be at least 1 (got a week)"),
+    ({"elasticsearch": {**GOOD, "index": "Logs"}},
+     "hardening_syslog_elasticsearch_index 'Logs': lowercase letters, digits, '.', '_' and '-', "
+     "starting with a letter or digit"),
+])
+def test_each_remote_logging_rule_is_broken_alone_with_its_message(changes, message):
+    assert syslog_problems({**SYSLOG_OK, **changes}) == ([message] if message else [])
+
+
+def test_remote_logging_settings_lacking_a_key_are_an_error_naming_the_filter():
+    with pytest.raises(AnsibleFilterError, match="syslog_problems: settings lack elasticsearch"):
+        syslog_problems({key: value for key, value in SYSLOG_OK.items() if key != "elasticsearch"})

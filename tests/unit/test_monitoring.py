@@ -5,6 +5,10 @@ from __future__ import annotations
 import pytest
 from ansible.errors import AnsibleFilterError
 from monitoring import (
+    alertmanager_problems,
+    blackbox_exporter_problems,
+    nginx_exporter_problems,
+    prometheus_problems,
     prometheus_scrape_configs,
     prometheus_scrape_problems,
     scrape_jobs_from_groups,
@@ -167,3 +171,66 @@ def test_the_probe_module_of_a_site_uses_its_canonical_name():
     assert site_probe_modules(sites) == [{"name": "portfolio", "server_name": "portfolio.example.com"}]
     with pytest.raises(AnsibleFilterError, match="needs a name and server_names"):
         site_probe_modules([{"name": "x"}])
+
+
+PROMETHEUS_OK = {"scrape_jobs": [{"name": "node", "targets": [{"address": "10.0.0.11:9100", "instance": "app1"}]}],
+                 "retention_time": "30d", "retention_size": "8GB", "rule_files": ["hosts", "postgresql"],
+                 "shipped_rule_files": ["hosts", "postgresql", "redis"]}
+ALERTMANAGER_OK = {"webhook_urls": ["http://127.0.0.1:9095/"], "pagerduty_url": "https://events.pagerduty.com/v2/enqueue",
+                   "opsgenie_api_url": "https://api.opsgenie.com/", "group_wait": "30s", "group_interval": "5m",
+                   "repeat_interval": "4h", "group_by": ["alertname", "instance"]}
+NGINX_EXPORTER_OK = {"port": 9113, "log_port": 3903, "duration_buckets": [0.05, 0.1, 0.5, 1]}
+BLACKBOX_OK = {"sites": [{"name": "portfolio", "server_name": "paas.example.org"}]}
+ROLE_FILTERS = {"prometheus": (prometheus_problems, PROMETHEUS_OK),
+                "alertmanager": (alertmanager_problems, ALERTMANAGER_OK),
+                "nginx_exporter": (nginx_exporter_problems, NGINX_EXPORTER_OK),
+                "blackbox_exporter": (blackbox_exporter_problems, BLACKBOX_OK)}
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_FILTERS))
+def test_the_roles_usual_settings_break_no_rule(role):
+    problems, settings = ROLE_FILTERS[role]
+    assert problems(settings) == []
+
+
+@pytest.mark.parametrize(("role", "changes", "message"), [
+    ("prometheus", {"scrape_jobs": []}, None),
+    ("prometheus", {"scrape_jobs": [{"name": "node", "targets": []}]},
+     "prometheus_scrape_jobs[node]: targets must be a non-empty list"),
+    ("prometheus", {"retention_time": "30 days"}, "prometheus_retention_time is not a duration (e.g. 30d): 30 days"),
+    ("prometheus", {"retention_size": "8G"}, "prometheus_retention_size is not a size (e.g. 8GB): 8G"),
+    ("prometheus", {"rule_files": ["hosts", "mysql"]}, "prometheus_rule_files: no such file in the role: mysql"),
+    ("alertmanager", {"webhook_urls": ["127.0.0.1:9095"]}, "not http(s) URLs: 127.0.0.1:9095"),
+    ("alertmanager", {"repeat_interval": "4 hours"},
+     "alertmanager_group_wait, _group_interval, _repeat_interval: not durations: 4 hours"),
+    ("alertmanager", {"group_by": []}, "alertmanager_group_by is empty: every alert would be one notification"),
+    ("nginx_exporter", {"log_port": 9113}, "nginx_exporter_port and nginx_exporter_log_port must differ"),
+    ("nginx_exporter", {"duration_buckets": [1, 0.5]},
+     "nginx_exporter_duration_buckets must be positive numbers in increasing order"),
+    ("nginx_exporter", {"duration_buckets": [0.1, 0.1]},
+     "nginx_exporter_duration_buckets must be positive numbers in increasing order"),
+    ("nginx_exporter", {"duration_buckets": [0, 1]},
+     "nginx_exporter_duration_buckets must be positive numbers in increasing order"),
+    ("nginx_exporter", {"duration_buckets": ["fast"]},
+     "nginx_exporter_duration_buckets must be positive numbers in increasing order"),
+    ("nginx_exporter", {"duration_buckets": []},
+     "nginx_exporter_duration_buckets must be positive numbers in increasing order"),
+    ("blackbox_exporter", {"sites": [{"server_name": "x.test"}]},
+     "blackbox_exporter_sites: {'server_name': 'x.test'} has no name"),
+    ("blackbox_exporter", {"sites": [{"name": "Bad Name", "server_name": "x.test"}]},
+     "blackbox_exporter_sites: name Bad Name must be a-z, 0-9, _ or - (it names a module)"),
+    ("blackbox_exporter", {"sites": [{"name": "portfolio"}]}, "blackbox_exporter_sites[portfolio] has no server_name"),
+])
+def test_each_monitoring_role_rule_is_broken_alone_with_its_message(role, changes, message):
+    problems, settings = ROLE_FILTERS[role]
+    assert problems({**settings, **changes}) == ([message] if message else [])
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_FILTERS))
+def test_monitoring_role_settings_of_the_wrong_shape_are_an_error_naming_the_filter(role):
+    problems, settings = ROLE_FILTERS[role]
+    with pytest.raises(AnsibleFilterError, match=f"{role}_problems: expected the role's settings as a dictionary"):
+        problems([settings])
+    first = next(iter(settings))
+    with pytest.raises(AnsibleFilterError, match=f"{role}_problems: settings lack {first}"):
+        problems({key: value for key, value in settings.items() if key != first})

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from nginx import csp_problems, nginx_certificate_sources, nginx_rate_problems, nginx_site_problems
+import pytest
+from nginx import (
+    AnsibleFilterError,
+    csp_problems,
+    nginx_certificate_sources,
+    nginx_problems,
+    nginx_rate_problems,
+    nginx_site_problems,
+)
 
 RAILS_CSP = ("default-src 'self'; script-src 'self'; img-src 'self' data:; object-src 'none'; "
              "frame-ancestors 'none'; upgrade-insecure-requests")
@@ -73,3 +81,41 @@ def test_rates():
     assert nginx_rate_problems("10r/m", "nginx_rate_limit_login") == []
     assert nginx_rate_problems("20/s", "nginx_rate_limit") == [
         "nginx_rate_limit is '20/s': write a rate like 20r/s or 10r/m"]
+
+
+ROLE_OK = {"sites": [SITE], "upstream_servers": ["10.0.0.11:80", "10.0.0.12:80"], "hsts_preload": False,
+           "hsts_include_subdomains": False, "hsts_max_age": 63072000, "real_ip_from_not_networks": [],
+           "rate_limit": "20r/s", "rate_limit_login": "10r/m", "csp": RAILS_CSP}
+
+
+def test_the_role_defaults_with_a_site_break_no_rule():
+    assert nginx_problems(ROLE_OK) == []
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"sites": []}, "nginx_sites is empty: give at least one site"),
+    ({"upstream_servers": []}, "nginx_upstream_servers is empty: the web group has no hosts to send requests to"),
+    ({"upstream_servers": ["10.0.0.11", "10.0.0.12:80"]}, "nginx_upstream_servers: not address:port: 10.0.0.11"),
+    ({"hsts_preload": True, "hsts_include_subdomains": False},
+     "nginx_hsts_preload needs nginx_hsts_include_subdomains (the preload list requires it)"),
+    ({"hsts_preload": True, "hsts_include_subdomains": True, "hsts_max_age": 86400},
+     "nginx_hsts_max_age (86400) is under one year (31536000 s): the preload list refuses it"),
+    ({"hsts_max_age": 86400}, None),     # a short max-age is the user's choice without preload
+    ({"real_ip_from_not_networks": ["cloudfront"]}, "nginx_real_ip_from: not a network: cloudfront"),
+    ({"rate_limit": "20/s"}, "nginx_rate_limit is '20/s': write a rate like 20r/s or 10r/m"),
+    ({"rate_limit_login": "0r/m"}, "nginx_rate_limit_login is '0r/m': write a rate like 20r/s or 10r/m"),
+    ({"csp": ""}, "nginx_csp is empty: give a Content-Security-Policy"),
+    ({"sites": [SITE, SITE]}, "nginx_sites: name 'portfolio' is used by 2 sites"),
+])
+def test_each_role_rule_is_broken_alone_with_its_message(changes, message):
+    assert nginx_problems({**ROLE_OK, **changes}) == ([message] if message else [])
+
+
+def test_a_missing_setting_is_named():
+    with pytest.raises(AnsibleFilterError, match="nginx_problems: settings lack csp"):
+        nginx_problems({key: value for key, value in ROLE_OK.items() if key != "csp"})
+
+
+def test_role_rules_want_the_settings_as_a_dictionary():
+    with pytest.raises(AnsibleFilterError, match="nginx_problems: expected the role's settings as a dictionary"):
+        nginx_problems(["portfolio"])

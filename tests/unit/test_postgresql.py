@@ -21,6 +21,7 @@ from postgresql import (
     pg_slot_name,
     pg_tune,
     pgbouncer_hba_entries,
+    pgbouncer_problems,
     pgbouncer_server_connections,
     postgresql_problems,
 )
@@ -296,3 +297,25 @@ def test_after_a_rotation_the_previous_login_cannot_log_in():
 def test_app_logins_refuse_what_would_lock_the_app_out(args, message):
     with pytest.raises(AnsibleFilterError, match=re.escape(message)):
         pg_app_logins(*args)
+
+
+PGBOUNCER_OK = {"databases": [{"name": "portfolio"}], "users": [{"name": "portfolio"}], "default_pool_size": 20,
+                "reserve_pool_size": 5}
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({}, None),
+    ({"databases": [], "users": []}, None),
+    ({"users": []}, "pgbouncer_databases is set but pgbouncer_users is empty: nobody could log in"),
+    ({"reserve_pool_size": 30}, "pgbouncer_reserve_pool_size is larger than pgbouncer_default_pool_size"),
+    ({"reserve_pool_size": 20}, None),
+])
+def test_each_pgbouncer_rule_is_broken_alone_with_its_message(changes, message):
+    assert pgbouncer_problems({**PGBOUNCER_OK, **changes}) == ([message] if message else [])
+
+
+def test_pgbouncer_settings_of_the_wrong_shape_are_an_error_naming_the_filter():
+    with pytest.raises(AnsibleFilterError, match="pgbouncer_problems: expected a mapping"):
+        pgbouncer_problems([PGBOUNCER_OK])
+    with pytest.raises(AnsibleFilterError, match="pgbouncer_problems: settings lack users"):
+        pgbouncer_problems({key: value for key, value in PGBOUNCER_OK.items() if key != "users"})

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from redis import (
+    AnsibleFilterError,
     redis_cli_script,
+    redis_exporter_problems,
     redis_exporter_targets,
+    redis_instance_problems,
     redis_instances_to_restart,
     redis_live_plan,
     redis_live_settings,
@@ -14,6 +18,7 @@ from redis import (
     redis_sentinel_masters,
     redis_sentinel_plan,
     redis_sentinel_primaries,
+    redis_sentinel_problems,
 )
 
 CACHE = {"name": "cache", "kind": "cache", "port": 6379, "maxmemory_fraction": 0.25,
@@ -27,28 +32,29 @@ def test_maxmemory_from_fraction_or_explicit():
 
 
 def test_the_default_pair_has_no_problems():
-    assert redis_problems([CACHE, QUEUE], 2048) == []
+    assert redis_instance_problems([CACHE, QUEUE], 2048) == []
 
 
 def test_a_queue_that_evicts_is_refused():
-    problems = redis_problems([CACHE, {**QUEUE, "maxmemory_policy": "allkeys-lru"}], 2048)
+    problems = redis_instance_problems([CACHE, {**QUEUE, "maxmemory_policy": "allkeys-lru"}], 2048)
     assert problems == ["redis_instances[queue].maxmemory_policy is allkeys-lru: a queue must use noeviction, "
                         "or Redis drops jobs when memory is full"]
 
 
 def test_a_cache_that_evicts_and_persists_needs_an_explicit_yes():
     persisting = {**CACHE, "appendonly": True}
-    assert "redis_instances[cache] is a cache that both evicts" in redis_problems([persisting], 2048)[0]
-    assert redis_problems([{**CACHE, "save": "900 1"}], 2048)
-    assert redis_problems([{**persisting, "allow_persistence": True}], 2048) == []
+    assert "redis_instances[cache] is a cache that both evicts" in redis_instance_problems([persisting], 2048)[0]
+    assert redis_instance_problems([{**CACHE, "save": "900 1"}], 2048)
+    assert redis_instance_problems([{**persisting, "allow_persistence": True}], 2048) == []
 
 
 def test_two_instances_on_one_port_are_refused():
-    assert redis_problems([CACHE, {**QUEUE, "port": 6379}], 2048) == ["redis_instances: cache, queue share port 6379"]
+    problems = redis_instance_problems([CACHE, {**QUEUE, "port": 6379}], 2048)
+    assert problems == ["redis_instances: cache, queue share port 6379"]
 
 
 def test_maxmemory_larger_than_the_host_is_refused():
-    problems = redis_problems([CACHE, {**QUEUE, "maxmemory_mb": 4096}], 2048)
+    problems = redis_instance_problems([CACHE, {**QUEUE, "maxmemory_mb": 4096}], 2048)
     assert problems == ["redis_instances: maxmemory totals 4608 MB, more than the host's 2048 MB "
                         "(redis_memory_mb or the host's memory)"]
 
@@ -186,3 +192,100 @@ def test_exporter_targets_follow_each_instances_tls():
     assert redis_exporter_targets([CACHE, {**QUEUE, "tls": False}], True) == {
         "cache": "rediss://127.0.0.1:6379", "queue": "redis://127.0.0.1:6380"}
     assert redis_exporter_targets([]) == {}
+
+
+ROLE_OK = {"instances": [CACHE, QUEUE], "memory_mb": 2048, "somaxconn": 1024, "tcp_backlog": 511,
+           "replication_enabled": False, "sentinels": [], "tls_instances": [],
+           "app_password_set": True, "admin_password_set": True, "replication_password_set": False,
+           "sentinel_password_set": False, "sentinel_auth_password_set": False}
+
+
+def test_the_role_defaults_break_no_rule():
+    assert redis_problems(ROLE_OK) == []
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"app_password_set": False}, "redis_app_password is empty (set it from the vault)"),
+    ({"admin_password_set": False}, "redis_admin_password is empty (set it from the vault)"),
+    ({"somaxconn": 128}, "redis_somaxconn (128) is below redis_tcp_backlog (511)"),
+    ({"replication_enabled": True}, "redis_replication_password is empty (set it from the vault): "
+                                    "redis_replication_enabled is true"),
+    ({"sentinels": ["10.0.0.1"], "replication_enabled": True, "replication_password_set": True,
+      "sentinel_password_set": True},
+     "redis_sentinel_password and redis_sentinel_auth_password must be set (vault) when redis_sentinels is not empty"),
+    ({"sentinels": ["10.0.0.1"], "sentinel_password_set": True, "sentinel_auth_password_set": True},
+     "redis_sentinels is set but redis_replication_enabled is false: Sentinel needs replicas to fail over to"),
+    ({"replication_enabled": True, "replication_password_set": True, "tls_instances": ["cache", "queue"]},
+     "redis_instances: cache, queue use tls (their own tls, or redis_tls), which this role does not replicate "
+     "(redis_replication_enabled): turn TLS off for a replicated set"),
+    ({"instances": [CACHE, {**QUEUE, "port": 6379}]}, "redis_instances: cache, queue share port 6379"),
+])
+def test_each_role_rule_is_broken_alone_with_its_message(changes, message):
+    assert redis_problems({**ROLE_OK, **changes}) == [message]
+
+
+def test_every_broken_role_rule_is_reported_at_once():
+    broken = {**ROLE_OK, "app_password_set": False, "admin_password_set": False, "somaxconn": 1}
+    assert len(redis_problems(broken)) == 3
+
+
+def test_a_missing_setting_is_named():
+    with pytest.raises(AnsibleFilterError, match="redis_problems: settings lack tls_instances"):
+        redis_problems({key: value for key, value in ROLE_OK.items() if key != "tls_instances"})
+    with pytest.raises(AnsibleFilterError, match="redis_sentinel_problems: settings lack quorum"):
+        redis_sentinel_problems({key: value for key, value in SENTINEL_OK.items() if key != "quorum"})
+
+
+def test_role_rules_want_the_settings_as_a_dictionary():
+    with pytest.raises(AnsibleFilterError, match="redis_problems: expected the role's settings as a dictionary"):
+        redis_problems([CACHE])
+
+
+SENTINEL_OK = {"masters": [{"name": "paas-queue", "host": "10.0.0.15", "port": 6380}],
+               "peers": ["10.0.0.11", "10.0.0.12"], "quorum": 2, "down_after_ms": 5000, "failover_timeout_ms": 60000,
+               "password_set": True, "auth_password_set": True}
+
+
+def test_a_three_sentinel_set_breaks_no_rule():
+    assert redis_sentinel_problems(SENTINEL_OK) == []
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"password_set": False}, "redis_sentinel_password is empty (set it from the vault)"),
+    ({"auth_password_set": False}, "redis_sentinel_auth_password is empty (set it from the vault)"),
+    ({"masters": []}, "redis_sentinel_masters is empty: nothing to watch"),
+    ({"peers": ["10.0.0.11"], "quorum": 1},
+     "redis_sentinel_peers: 2 Sentinel(s) in all; a failover needs at least 3 "
+     "(a majority must survive the loss of one)"),
+    ({"quorum": 4}, "redis_sentinel_quorum (4) must be between 1 and the number of Sentinels (3)"),
+    ({"quorum": 0}, "redis_sentinel_quorum (0) must be between 1 and the number of Sentinels (3)"),
+    ({"failover_timeout_ms": 5000},
+     "redis_sentinel_failover_timeout_ms must be larger than redis_sentinel_down_after_ms"),
+])
+def test_each_sentinel_rule_is_broken_alone_with_its_message(changes, message):
+    assert redis_sentinel_problems({**SENTINEL_OK, **changes}) == [message]
+
+
+def test_sentinel_rules_want_the_settings_as_a_dictionary():
+    with pytest.raises(AnsibleFilterError, match="redis_sentinel_problems"):
+        redis_sentinel_problems("quorum=2")
+
+
+EXPORTER_OK = {"targets": {"cache": "redis://127.0.0.1:6379", "queue": "rediss://127.0.0.1:6380"}, "password_set": True}
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({}, None),
+    ({"password_set": False}, "redis_exporter_password is empty (set it from the vault, as redis_monitoring_password)"),
+    ({"targets": {}}, "redis_exporter_targets is empty"),
+    ({"targets": {"cache": "127.0.0.1:6379"}}, "redis_exporter_targets[cache] is not redis[s]://host:port"),
+    ({"targets": {"cache": "redis://user:pw@127.0.0.1:6379"}},      # a password in the URI would reach argv and logs
+     "redis_exporter_targets[cache] is not redis[s]://host:port"),
+])
+def test_each_exporter_rule_is_broken_alone_with_its_message(changes, message):
+    assert redis_exporter_problems({**EXPORTER_OK, **changes}) == ([message] if message else [])
+
+
+def test_exporter_settings_lacking_a_key_are_an_error_naming_the_filter():
+    with pytest.raises(AnsibleFilterError, match="redis_exporter_problems: settings lack password_set"):
+        redis_exporter_problems({"targets": {}})

@@ -1,5 +1,5 @@
 """The repository's shape: one naming rule for the Testinfra files of every Molecule scenario,
-and one rule for what the roles install.
+one rule for what the roles install, and one outline for the role READMEs.
 
 A role's default scenario tests live in test_<role>.py, another scenario's in test_<scenario>.py;
 a scenario with more than one file names the others <that stem>_<topic>.py, so they sort after it
@@ -8,6 +8,7 @@ a scenario with more than one file names the others <that stem>_<topic>.py, so t
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,49 @@ def test_each_install_leaves_out_recommends_and_names_what_it_uses(task):
     # A recommend a role relies on is listed by name beside the package (roles/hardening/vars/main.yml).
     _, arguments = task
     assert arguments.get("install_recommends") is False
+
+
+# Every role README has these sections, in this order (others may sit between them).
+README_SECTIONS = ("Requirements", "Role variables", "Tags", "Dependencies", "Example", "Idempotence and check mode",
+                   "Tests")
+ROLES = sorted(p for p in (ROOT / "roles").iterdir() if (p / "meta" / "argument_specs.yml").is_file())
+
+
+def readme_named_variables(text: str) -> set:
+    """The variables a README names in backquotes; a row's `_suffix` shorthand after a full name
+    (`certbot_rfc2136_server`, `_port`) names the variable with that suffix in place of the full
+    name's last words, or after all of them (`nginx_rate_limit`, `_burst`)."""
+    names = set()
+    for line in text.splitlines():
+        full = ""
+        for token in re.findall(r"`([a-z0-9_]+)`", line):
+            if not token.startswith("_"):
+                full = token
+                names.add(token)
+            elif full:
+                words = full.split("_")
+                names.update("_".join(words[:len(words) - k]) + token for k in range(len(words)))
+    return names
+
+
+def test_a_shorthand_suffix_names_the_variable_it_completes():
+    named = readme_named_variables("| `certbot_rfc2136_server`, `_port`, `_key_name` | ... |")
+    assert {"certbot_rfc2136_server", "certbot_rfc2136_port", "certbot_rfc2136_key_name"} <= named
+    assert "certbot_port" in named and "_port" not in named
+    assert "nginx_rate_limit_burst" in readme_named_variables("| `nginx_rate_limit`, `_burst` |")
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
+def test_the_readme_has_the_house_sections_in_order(role):
+    headings = re.findall(r"^## (.+?)\s*$", (role / "README.md").read_text(), re.MULTILINE)
+    found = [h for h in headings if h in README_SECTIONS]
+    assert found == list(README_SECTIONS), f"roles/{role.name}/README.md sections: {headings}"
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
+def test_the_readme_names_every_variable_of_the_argument_specs(role):
+    specs = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
+    named = readme_named_variables((role / "README.md").read_text())
+    missing = sorted(f"{entry}: {option}" for entry, spec in specs.items()
+                     for option in spec.get("options") or {} if option not in named)
+    assert not missing, f"roles/{role.name}/README.md does not name {missing}"

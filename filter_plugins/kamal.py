@@ -108,12 +108,13 @@ LOG_DRIVERS = ("journald", "json-file")
 REQUIRED_SETTINGS = ("service", "image", "destination", "web_hosts", "app_port", "registry_server", "ssh_user")
 
 
-def _require_mapping(name: str, value) -> Mapping:
+def _require_mapping(name: str, value, keys: tuple = REQUIRED_SETTINGS, prefix: str = "kamal_") -> Mapping:
+    """The settings, after checking they are a dictionary holding the keys (each set as prefix + key)."""
     if not isinstance(value, Mapping):
         raise AnsibleFilterError(f"{name}: expected a dictionary of settings, got {value!r}")
-    missing = [key for key in REQUIRED_SETTINGS if key not in value]
+    missing = [key for key in keys if key not in value]
     if missing:
-        raise AnsibleFilterError(f"{name}: settings lack {', '.join(missing)} (set kamal_{missing[0]})")
+        raise AnsibleFilterError(f"{name}: settings lack {', '.join(missing)} (set {prefix}{missing[0]})")
     return value
 
 
@@ -326,12 +327,7 @@ KAMAL_HOST_SETTINGS = ("deploy_user", "deploy_authorized_keys", "docker_address_
 
 def kamal_host_problems(host_settings) -> list:
     """Every broken cross-variable rule of the kamal_host role, in KAMAL_HOST_RULES' order."""
-    if not isinstance(host_settings, Mapping):
-        raise AnsibleFilterError(f"kamal_host_problems: expected a dictionary of settings, got {host_settings!r}")
-    missing = [key for key in KAMAL_HOST_SETTINGS if key not in host_settings]
-    if missing:
-        raise AnsibleFilterError(f"kamal_host_problems: settings lack {', '.join(missing)}")
-    host = host_settings
+    host = _require_mapping("kamal_host_problems", host_settings, KAMAL_HOST_SETTINGS, "kamal_host_")
     return [problem for rule in KAMAL_HOST_RULES for problem in rule(host)]
 
 

@@ -12,7 +12,9 @@ Pure functions: no I/O. Unit tests: tests/unit/test_monitoring.py.
     {{ groups['redis'] | tls_probes({'queue': 'rediss://127.0.0.1:6380'}) }}
         -> {"redis1 queue": {target: redis1:6380, module: tls_connect}}
     {{ settings | prometheus_problems }}, alertmanager_problems, nginx_exporter_problems,
-    blackbox_exporter_problems -> each role's preflight: [message naming the variable]
+    blackbox_exporter_problems, node_exporter_problems, postgres_exporter_problems,
+    pgbouncer_exporter_problems, auth_exporter_problems
+        -> each role's preflight: [message naming the variable]
 
 The roles' settings dictionaries hold their variables without the role's prefix;
 an exporter's listen address is checked by network.py's listen_address_problems
@@ -220,6 +222,10 @@ SETTINGS = {
                               "repeat_interval", "group_by"),
     "nginx_exporter_problems": ("port", "log_port", "duration_buckets"),
     "blackbox_exporter_problems": ("sites",),
+    "node_exporter_problems": ("collectors_enabled", "collectors_disabled"),
+    "postgres_exporter_problems": ("socket_dir",),
+    "pgbouncer_exporter_problems": ("password_set",),
+    "auth_exporter_problems": ("remote_logs",),
 }
 
 
@@ -231,6 +237,12 @@ def _settings(name: str, settings) -> Mapping:
     if missing:
         raise AnsibleFilterError(f"{name}: settings lack {', '.join(missing)}")
     return settings
+
+
+def _run(name: str, settings, rules) -> list:
+    """The messages of every broken rule, in the rules' order, after checking the settings' shape."""
+    settings = _settings(name, settings)
+    return [problem for rule in rules for problem in rule(settings)]
 
 
 def _rule_prometheus_retention(settings: Mapping) -> list:
@@ -260,8 +272,7 @@ PROMETHEUS_RULES = (
 
 def prometheus_problems(settings) -> list:
     """Every broken rule of the prometheus role's settings (shipped_rule_files: the role's rule file names)."""
-    settings = _settings("prometheus_problems", settings)
-    return [problem for rule in PROMETHEUS_RULES for problem in rule(settings)]
+    return _run("prometheus_problems", settings, PROMETHEUS_RULES)
 
 
 def _rule_alertmanager_urls(settings: Mapping) -> list:
@@ -287,8 +298,7 @@ ALERTMANAGER_RULES = (_rule_alertmanager_urls, _rule_alertmanager_timings, _rule
 
 def alertmanager_problems(settings) -> list:
     """Every broken rule of the alertmanager role's settings."""
-    settings = _settings("alertmanager_problems", settings)
-    return [problem for rule in ALERTMANAGER_RULES for problem in rule(settings)]
+    return _run("alertmanager_problems", settings, ALERTMANAGER_RULES)
 
 
 def _rule_nginx_exporter_ports(settings: Mapping) -> list:
@@ -312,8 +322,7 @@ NGINX_EXPORTER_RULES = (_rule_nginx_exporter_ports, _rule_nginx_exporter_buckets
 
 def nginx_exporter_problems(settings) -> list:
     """Every broken rule of the nginx_exporter role's settings."""
-    settings = _settings("nginx_exporter_problems", settings)
-    return [problem for rule in NGINX_EXPORTER_RULES for problem in rule(settings)]
+    return _run("nginx_exporter_problems", settings, NGINX_EXPORTER_RULES)
 
 
 def _rule_blackbox_sites(settings: Mapping) -> list:
@@ -335,8 +344,58 @@ BLACKBOX_EXPORTER_RULES = (_rule_blackbox_sites,)
 
 def blackbox_exporter_problems(settings) -> list:
     """Every broken rule of the blackbox_exporter role's settings."""
-    settings = _settings("blackbox_exporter_problems", settings)
-    return [problem for rule in BLACKBOX_EXPORTER_RULES for problem in rule(settings)]
+    return _run("blackbox_exporter_problems", settings, BLACKBOX_EXPORTER_RULES)
+
+
+def _rule_node_exporter_collectors(settings: Mapping) -> list:
+    both = [name for name in settings["collectors_enabled"] if name in settings["collectors_disabled"]]
+    return [f"node_exporter_collectors_enabled and _disabled both name: {', '.join(both)}"] if both else []
+
+
+def _rule_postgres_exporter_socket_dir(settings: Mapping) -> list:
+    if str(settings["socket_dir"]).startswith("/"):
+        return []
+    return [f"postgres_exporter_socket_dir must be an absolute path, not {settings['socket_dir']}"]
+
+
+def _rule_pgbouncer_exporter_password(settings: Mapping) -> list:
+    if settings["password_set"]:
+        return []
+    return ["pgbouncer_exporter_password is empty (set it from the vault: the stats user's in pgbouncer_stats_users)"]
+
+
+def _rule_auth_exporter_remote_logs(settings: Mapping) -> list:
+    if "/*/" in str(settings["remote_logs"]):
+        return []
+    return ["auth_exporter_remote_logs must name the sender directory with * (as /var/log/remote/*/sshd.log)"]
+
+
+EXPORTER_RULES = {
+    "node_exporter_problems": (_rule_node_exporter_collectors,),
+    "postgres_exporter_problems": (_rule_postgres_exporter_socket_dir,),
+    "pgbouncer_exporter_problems": (_rule_pgbouncer_exporter_password,),
+    "auth_exporter_problems": (_rule_auth_exporter_remote_logs,),
+}
+
+
+def node_exporter_problems(settings) -> list:
+    """Every broken rule of the node_exporter role's settings (its listen address: listen_address_problems)."""
+    return _run("node_exporter_problems", settings, EXPORTER_RULES["node_exporter_problems"])
+
+
+def postgres_exporter_problems(settings) -> list:
+    """Every broken rule of the postgres_exporter role's settings."""
+    return _run("postgres_exporter_problems", settings, EXPORTER_RULES["postgres_exporter_problems"])
+
+
+def pgbouncer_exporter_problems(settings) -> list:
+    """Every broken rule of the pgbouncer_exporter role's settings (the password only as set or not)."""
+    return _run("pgbouncer_exporter_problems", settings, EXPORTER_RULES["pgbouncer_exporter_problems"])
+
+
+def auth_exporter_problems(settings) -> list:
+    """Every broken rule of the auth_exporter role's settings."""
+    return _run("auth_exporter_problems", settings, EXPORTER_RULES["auth_exporter_problems"])
 
 
 class FilterModule:
@@ -354,4 +413,8 @@ class FilterModule:
             "alertmanager_problems": alertmanager_problems,
             "nginx_exporter_problems": nginx_exporter_problems,
             "blackbox_exporter_problems": blackbox_exporter_problems,
+            "node_exporter_problems": node_exporter_problems,
+            "postgres_exporter_problems": postgres_exporter_problems,
+            "pgbouncer_exporter_problems": pgbouncer_exporter_problems,
+            "auth_exporter_problems": auth_exporter_problems,
         }

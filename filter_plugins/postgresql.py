@@ -308,14 +308,19 @@ POSTGRESQL_SETTINGS = ("databases", "users", "readonly_users", "hba_entries", "s
                        "pooled_connections")
 
 
+def _run_rules(name: str, settings, keys: tuple, rules: tuple) -> list[str]:
+    """The messages of every broken rule, in the rules' order, after checking the settings' shape."""
+    if not isinstance(settings, Mapping):
+        raise AnsibleFilterError(f"{name}: expected a mapping, got {settings!r}")
+    missing = [k for k in keys if k not in settings]
+    if missing:
+        raise AnsibleFilterError(f"{name}: settings lack {', '.join(missing)}")
+    return [problem for rule in rules for problem in rule(settings)]
+
+
 def postgresql_problems(settings: Mapping) -> list[str]:
     """What is wrong across the postgresql role's variables, one message per problem, each naming its variable."""
-    if not isinstance(settings, Mapping):
-        raise AnsibleFilterError(f"postgresql_problems: expected a mapping, got {settings!r}")
-    missing = [k for k in POSTGRESQL_SETTINGS if k not in settings]
-    if missing:
-        raise AnsibleFilterError(f"postgresql_problems: settings lack {', '.join(missing)}")
-    return [problem for rule in POSTGRESQL_RULES for problem in rule(settings)]
+    return _run_rules("postgresql_problems", settings, POSTGRESQL_SETTINGS, POSTGRESQL_RULES)
 
 
 LOGIN_FLAGS = "LOGIN,NOSUPERUSER,NOCREATEDB,NOCREATEROLE"
@@ -340,12 +345,7 @@ PGBOUNCER_SETTINGS = ("databases", "users", "default_pool_size", "reserve_pool_s
 
 def pgbouncer_problems(settings: Mapping) -> list[str]:
     """What is wrong across the pgbouncer role's variables, one message per problem, each naming its variable."""
-    if not isinstance(settings, Mapping):
-        raise AnsibleFilterError(f"pgbouncer_problems: expected a mapping, got {settings!r}")
-    missing = [k for k in PGBOUNCER_SETTINGS if k not in settings]
-    if missing:
-        raise AnsibleFilterError(f"pgbouncer_problems: settings lack {', '.join(missing)}")
-    return [problem for rule in PGBOUNCER_RULES for problem in rule(settings)]
+    return _run_rules("pgbouncer_problems", settings, PGBOUNCER_SETTINGS, PGBOUNCER_RULES)
 
 
 def pg_app_logins(owner, login, password, previous=None) -> list[dict]:

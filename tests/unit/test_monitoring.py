@@ -6,8 +6,12 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from monitoring import (
     alertmanager_problems,
+    auth_exporter_problems,
     blackbox_exporter_problems,
     nginx_exporter_problems,
+    node_exporter_problems,
+    pgbouncer_exporter_problems,
+    postgres_exporter_problems,
     prometheus_problems,
     prometheus_scrape_configs,
     prometheus_scrape_problems,
@@ -184,7 +188,12 @@ BLACKBOX_OK = {"sites": [{"name": "portfolio", "server_name": "paas.example.org"
 ROLE_FILTERS = {"prometheus": (prometheus_problems, PROMETHEUS_OK),
                 "alertmanager": (alertmanager_problems, ALERTMANAGER_OK),
                 "nginx_exporter": (nginx_exporter_problems, NGINX_EXPORTER_OK),
-                "blackbox_exporter": (blackbox_exporter_problems, BLACKBOX_OK)}
+                "blackbox_exporter": (blackbox_exporter_problems, BLACKBOX_OK),
+                "node_exporter": (node_exporter_problems, {"collectors_enabled": ["systemd"],
+                                                           "collectors_disabled": ["mdadm"]}),
+                "postgres_exporter": (postgres_exporter_problems, {"socket_dir": "/run/postgresql"}),
+                "pgbouncer_exporter": (pgbouncer_exporter_problems, {"password_set": True}),
+                "auth_exporter": (auth_exporter_problems, {"remote_logs": "/var/log/remote/*/sshd.log"})}
 
 
 @pytest.mark.parametrize("role", sorted(ROLE_FILTERS))
@@ -220,6 +229,14 @@ def test_the_roles_usual_settings_break_no_rule(role):
     ("blackbox_exporter", {"sites": [{"name": "Bad Name", "server_name": "x.test"}]},
      "blackbox_exporter_sites: name Bad Name must be a-z, 0-9, _ or - (it names a module)"),
     ("blackbox_exporter", {"sites": [{"name": "portfolio"}]}, "blackbox_exporter_sites[portfolio] has no server_name"),
+    ("node_exporter", {"collectors_disabled": ["systemd", "mdadm"]},
+     "node_exporter_collectors_enabled and _disabled both name: systemd"),
+    ("postgres_exporter", {"socket_dir": "run/postgresql"},
+     "postgres_exporter_socket_dir must be an absolute path, not run/postgresql"),
+    ("pgbouncer_exporter", {"password_set": False},
+     "pgbouncer_exporter_password is empty (set it from the vault: the stats user's in pgbouncer_stats_users)"),
+    ("auth_exporter", {"remote_logs": "/var/log/remote/sshd.log"},
+     "auth_exporter_remote_logs must name the sender directory with * (as /var/log/remote/*/sshd.log)"),
 ])
 def test_each_monitoring_role_rule_is_broken_alone_with_its_message(role, changes, message):
     problems, settings = ROLE_FILTERS[role]

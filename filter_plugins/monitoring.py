@@ -57,6 +57,10 @@ _JOB_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_-]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
+# What an exporter's entry may set on its job, passed to Prometheus' scrape_configs as given.
+JOB_OPTIONS = ("scheme", "metrics_path", "params", "tls_config")
+
+
 def scrape_jobs_from_groups(exporters: Mapping, groups: Mapping, hostvars: Mapping,
                             address_var: str = "private_ip") -> list[dict]:
     """One job per exporter, its targets the hosts of the exporter's group (sorted by name)."""
@@ -76,7 +80,7 @@ def scrape_jobs_from_groups(exporters: Mapping, groups: Mapping, hostvars: Mappi
                 targets.append({**target, "labels": labels} if labels else target)
         if targets:
             job = {"name": name, "targets": targets}
-            job.update({k: exporter[k] for k in ("scheme", "metrics_path", "params") if k in exporter})
+            job.update({k: exporter[k] for k in JOB_OPTIONS if k in exporter})
             jobs.append(job)
     return jobs
 
@@ -154,7 +158,7 @@ def prometheus_scrape_configs(jobs: list) -> list[dict]:
     configs = []
     for job in jobs:
         entry = {"job_name": job["name"]}
-        entry.update({k: job[k] for k in ("scheme", "metrics_path", "params") if k in job})
+        entry.update({k: job[k] for k in JOB_OPTIONS if k in job})
         entry["static_configs"] = [{"targets": [t["address"]], "labels": {"instance": t["instance"],
                                                                            **t.get("labels", {})}}
                                    for t in job["targets"]]
@@ -188,6 +192,8 @@ def prometheus_scrape_problems(jobs) -> list[str]:
                 problems.append(f"{where}: {problem}")
         if job.get("scheme", "http") not in ("http", "https"):
             problems.append(f"{where}: scheme must be http or https")
+        if not isinstance(job.get("tls_config", {}), Mapping):
+            problems.append(f"{where}: tls_config must be a mapping (ca_file, server_name, ...)")
     return problems
 
 

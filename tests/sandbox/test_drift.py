@@ -88,7 +88,7 @@ def test_drift_reports_what_the_hardening_role_owns_and_a_converge_undoes_it():
         published = playbook("playbooks/drift-metrics.yml", "-e", f"drift_metrics_file={metrics}")
         assert published.returncode == 0, published.stdout[-3000:]
         served = as_root('python3 -c "import sys, urllib.request as u; print(u.urlopen(sys.argv[1], timeout=10)'
-                         f'.read().decode())" http://{MON_ADDRESS}:9100/metrics', MON_ADDRESS).stdout
+                         f'.read().decode())" https://{MON_ADDRESS}:9100/metrics', MON_ADDRESS).stdout
         changes = [line for line in served.splitlines() if line.startswith(f'paas_drift_changes{{host="{LB}"}}')]
         assert changes and float(changes[0].split()[-1]) >= len(PLANTED), changes
         assert "paas_drift_check_success 1" in served

@@ -167,18 +167,40 @@ def test_tier_firewall_allows_only_the_inventory_groups(source, target, port, ex
     assert probe(source, target, port) == expected
 
 
-def test_prometheus_on_the_monitoring_host_scrapes_every_host_by_name():
+def test_prometheus_on_the_monitoring_host_scrapes_every_host_by_name_over_tls():
     # Prometheus listens on mon1's loopback: ask it there, as an operator's SSH tunnel would.
     script = ("import json, urllib.request; targets = json.load(urllib.request.urlopen("
               "'http://127.0.0.1:9090/api/v1/targets', timeout=5))['data']['activeTargets']; "
-              "print(json.dumps({t['labels']['instance']: t['health'] for t in targets "
-              "if t['labels']['job'] == 'node'}))")
+              "print(json.dumps({t['labels']['instance']: [t['health'], t['scrapeUrl'].split(':')[0]] "
+              "for t in targets if t['labels']['job'] == 'node'}))")
 
     def health() -> dict:
         out = run_as(group("monitoring")[0], "debian", "ansible_ed25519", python_command(script))
         return json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr}
 
-    assert wait_for(lambda: health() == dict.fromkeys(HOSTS, "up"), timeout=60, interval=5), health()
+    # up over https: Prometheus verified each exporter's certificate against the internal CA.
+    wanted = {host: ["up", "https"] for host in HOSTS}
+    assert wait_for(lambda: health() == wanted, timeout=60, interval=5), health()
+
+
+def test_a_node_exporter_serves_tls_only_with_a_certificate_of_the_internal_ca():
+    # From the monitoring host, as Prometheus: the system's trust store holds the internal CA.
+    target = HOSTVARS["db2"]["private_ip"]
+    script = ("import ssl, sys, urllib.request\n"
+              "def fetch(url, **kw):\n"
+              "    try:\n"
+              "        return urllib.request.urlopen(url, timeout=5, **kw).read().decode()\n"
+              "    except Exception as exc:\n"
+              "        return 'refused: ' + type(exc).__name__\n"
+              f"print(fetch('https://{target}:9100/metrics').count('node_load1 '))\n"
+              f"print(fetch('http://{target}:9100/metrics')[:40].replace(chr(10), ' '))\n"
+              f"print(fetch('https://{target}:9100/metrics', context=ssl.create_default_context("
+              "cafile='/etc/ssl/certs/ISRG_Root_X1.pem')))")
+    out = run_as(group("monitoring")[0], "debian", "ansible_ed25519", python_command(script))
+    verified, plain, other_ca = out.stdout.splitlines()[:3]
+    assert verified == "1", out.stdout + out.stderr
+    assert "node_load1" not in plain, plain          # no metrics over plain HTTP
+    assert other_ca.startswith("refused: "), other_ca  # a client trusting another CA refuses the certificate
 
 
 def prometheus_values(query: str, *labels: str) -> dict:

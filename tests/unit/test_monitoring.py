@@ -118,6 +118,15 @@ def test_scrape_configs_carry_the_instance_label_per_target():
         {"targets": ["10.0.0.11:9100"], "labels": {"instance": "app1"}}]}]
 
 
+def test_an_exporter_over_tls_gets_its_scheme_and_ca_through_to_the_scrape_config():
+    tls = {"ca_file": "/usr/local/share/ca-certificates/paas-internal-ca.crt"}
+    jobs = scrape_jobs_from_groups({"node": {"group": "all", "port": 9100, "scheme": "https", "tls_config": tls}},
+                                   {"all": ["app1"]}, {"app1": {"private_ip": "10.0.0.11"}})
+    assert prometheus_scrape_configs(jobs) == [{"job_name": "node", "scheme": "https", "tls_config": tls,
+                                                "static_configs": [{"targets": ["10.0.0.11:9100"],
+                                                                    "labels": {"instance": "app1"}}]}]
+
+
 GOOD_JOB = {"name": "node", "targets": [{"address": "10.0.0.11:9100", "instance": "app1"}]}
 
 
@@ -144,6 +153,7 @@ def test_good_jobs_have_no_problems():
         ([{**GOOD_JOB, "targets": [{"address": "10.0.0.11:9100"}]}], "needs an address (host:port) and an instance"),
         ([{**GOOD_JOB, "targets": [{"address": "a b:9100", "instance": "x"}]}], "neither an address nor a host name"),
         ([{**GOOD_JOB, "scheme": "ftp"}], "scheme must be http or https"),
+        ([{**GOOD_JOB, "tls_config": "/etc/ca.crt"}], "tls_config must be a mapping"),
     ],
 )
 def test_broken_jobs_are_named(jobs, named):

@@ -1,7 +1,10 @@
-"""Behaviour of the node_exporter role: metrics on the private address only, textfile metrics, unit states."""
+"""Behaviour of the node_exporter role: metrics on the private address only, over TLS only (a certificate
+from the internal CA), textfile metrics, unit states."""
 
 from __future__ import annotations
 
+import ssl
+import urllib.error
 import urllib.request
 
 import pytest
@@ -10,14 +13,19 @@ from paas_testlib import default_address, wait_for
 testinfra_hosts = ["ansible://prometheus-host"]
 
 
+CA_FILE = "/usr/local/share/ca-certificates/paas-internal-ca.crt"
+
+
 @pytest.fixture(scope="module")
 def address(host):
     return default_address(host)
 
 
 def metrics(host, address: str) -> str:
-    """Scrape from the test machine, over the network, as Prometheus does."""
-    with urllib.request.urlopen(f"http://{address}:9100/metrics", timeout=5) as response:
+    """Scrape from the test machine, over the network, as Prometheus does: https, the certificate
+    verified against the internal CA for the address."""
+    context = ssl.create_default_context(cadata=host.file(CA_FILE).content_string)
+    with urllib.request.urlopen(f"https://{address}:9100/metrics", timeout=5, context=context) as response:
         return response.read().decode()
 
 
@@ -25,6 +33,32 @@ def test_host_metrics_are_served_on_the_private_address(host, address):
     body = metrics(host, address)
     assert "node_load1 " in body
     assert 'node_filesystem_avail_bytes{' in body
+
+
+def test_metrics_are_refused_over_plain_http(address):
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"http://{address}:9100/metrics", timeout=5)
+    assert refused.value.code == 400      # "Client sent an HTTP request to an HTTPS server."
+
+
+def test_a_client_trusting_another_ca_refuses_the_certificate(address):
+    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+        urllib.request.urlopen(f"https://{address}:9100/metrics", timeout=5, context=ssl.create_default_context())
+
+
+def test_tls_older_than_1_2_is_refused(host, address):
+    # OpenSSL's client offers TLS 1.1 only at security level 0; the same client gets TLS 1.2.
+    def handshake(version: str) -> bool:
+        out = host.run(f"echo | timeout 10 openssl s_client -connect {address}:9100 -{version} "
+                       "-cipher DEFAULT@SECLEVEL=0 2>&1")
+        return "Cipher is (NONE)" not in out.stdout and out.rc == 0
+    assert handshake("tls1_2")
+    assert not handshake("tls1_1")
+
+
+def test_the_key_is_readable_by_the_exporter_only(host):
+    key = host.file("/etc/prometheus/node-exporter-tls/node-exporter.key")
+    assert key.user == "prometheus" and key.mode == 0o600
 
 
 def test_nothing_listens_on_other_addresses(host, address):

@@ -143,11 +143,13 @@ def default_address(host) -> str:
     return host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]["ansible_default_ipv4"]["address"]
 
 
-def fetch_metrics(url: str, timeout: float = 10) -> dict[str, float]:
-    """Samples of an exporter's page (Prometheus text format), fetched from the controller."""
+def fetch_metrics(url: str, timeout: float = 10, cadata: str | None = None) -> dict[str, float]:
+    """Samples of an exporter's page (Prometheus text format), fetched from the controller; over https
+    verified against cadata (a CA certificate in PEM) when given, else the controller's trust store."""
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"fetch_metrics: not an http(s) URL: {url}")
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http(s) only, checked above
+    context = ssl.create_default_context(cadata=cadata) if cadata else None
+    with urllib.request.urlopen(url, timeout=timeout, context=context) as response:  # noqa: S310 - http(s) only
         return prometheus_samples(response.read().decode())
 
 

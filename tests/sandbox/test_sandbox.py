@@ -171,15 +171,17 @@ def test_prometheus_on_the_monitoring_host_scrapes_every_host_by_name_over_tls()
     # Prometheus listens on mon1's loopback: ask it there, as an operator's SSH tunnel would.
     script = ("import json, urllib.request; targets = json.load(urllib.request.urlopen("
               "'http://127.0.0.1:9090/api/v1/targets', timeout=5))['data']['activeTargets']; "
-              "print(json.dumps({t['labels']['instance']: [t['health'], t['scrapeUrl'].split(':')[0]] "
-              "for t in targets if t['labels']['job'] == 'node'}))")
+              "print(json.dumps({t['labels']['job'] + ' ' + t['labels']['instance']: "
+              "[t['health'], t['scrapeUrl'].split(':')[0]] for t in targets "
+              "if t['labels']['job'] in ('node', 'postgres')}))")
 
     def health() -> dict:
         out = run_as(group("monitoring")[0], "debian", "ansible_ed25519", python_command(script))
         return json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr}
 
     # up over https: Prometheus verified each exporter's certificate against the internal CA.
-    wanted = {host: ["up", "https"] for host in HOSTS}
+    wanted = {f"node {host}": ["up", "https"] for host in HOSTS}
+    wanted |= {f"postgres {host}": ["up", "https"] for host in group("db_primary") + group("db_replica")}
     assert wait_for(lambda: health() == wanted, timeout=60, interval=5), health()
 
 

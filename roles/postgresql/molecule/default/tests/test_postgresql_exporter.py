@@ -1,12 +1,18 @@
 """The PostgreSQL exporter: reads the live server as a pg_monitor login without a password, and
-answers only on the private address; a stopped server shows as pg_up 0."""
+answers only on the private address, over TLS only (a certificate from the internal CA); a stopped
+server shows as pg_up 0."""
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
+
+import pytest
 from paas_testlib import assert_listens_only_on, default_address, fetch_metrics, wait_for
 
 testinfra_hosts = ["ansible://postgresql-host"]
 PORT = 9187
+CA_FILE = "/etc/prometheus/postgres-exporter-tls/ca.crt"
 
 
 def address(host) -> str:
@@ -14,7 +20,15 @@ def address(host) -> str:
 
 
 def scrape(host) -> dict[str, float]:
-    return fetch_metrics(f"http://{address(host)}:{PORT}/metrics")
+    return fetch_metrics(f"https://{address(host)}:{PORT}/metrics", cadata=host.file(CA_FILE).content_string)
+
+
+def test_metrics_are_served_over_tls_only(host):
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"http://{address(host)}:{PORT}/metrics", timeout=5)
+    assert refused.value.code == 400      # "Client sent an HTTP request to an HTTPS server."
+    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+        urllib.request.urlopen(f"https://{address(host)}:{PORT}/metrics", timeout=5)
 
 
 def psql(host, statement: str, user: str = "postgres") -> object:

@@ -235,19 +235,14 @@ SETTINGS = {
 }
 
 
-def _settings(name: str, settings) -> Mapping:
-    """The settings after checking they are a dictionary with the keys the filter reads."""
+def _run(name: str, settings, rules) -> list:
+    """The messages of every broken rule, in the rules' order, after checking the settings are a
+    dictionary holding the keys the filter reads (SETTINGS)."""
     if not isinstance(settings, Mapping):
         raise AnsibleFilterError(f"{name}: expected the role's settings as a dictionary, got {settings!r}")
     missing = [key for key in SETTINGS[name] if key not in settings]
     if missing:
         raise AnsibleFilterError(f"{name}: settings lack {', '.join(missing)}")
-    return settings
-
-
-def _run(name: str, settings, rules) -> list:
-    """The messages of every broken rule, in the rules' order, after checking the settings' shape."""
-    settings = _settings(name, settings)
     return [problem for rule in rules for problem in rule(settings)]
 
 
@@ -376,32 +371,30 @@ def _rule_auth_exporter_remote_logs(settings: Mapping) -> list:
     return ["auth_exporter_remote_logs must name the sender directory with * (as /var/log/remote/*/sshd.log)"]
 
 
-EXPORTER_RULES = {
-    "node_exporter_problems": (_rule_node_exporter_collectors,),
-    "postgres_exporter_problems": (_rule_postgres_exporter_socket_dir,),
-    "pgbouncer_exporter_problems": (_rule_pgbouncer_exporter_password,),
-    "auth_exporter_problems": (_rule_auth_exporter_remote_logs,),
-}
+NODE_EXPORTER_RULES = (_rule_node_exporter_collectors,)
+POSTGRES_EXPORTER_RULES = (_rule_postgres_exporter_socket_dir,)
+PGBOUNCER_EXPORTER_RULES = (_rule_pgbouncer_exporter_password,)
+AUTH_EXPORTER_RULES = (_rule_auth_exporter_remote_logs,)
 
 
 def node_exporter_problems(settings) -> list:
     """Every broken rule of the node_exporter role's settings (its listen address: listen_address_problems)."""
-    return _run("node_exporter_problems", settings, EXPORTER_RULES["node_exporter_problems"])
+    return _run("node_exporter_problems", settings, NODE_EXPORTER_RULES)
 
 
 def postgres_exporter_problems(settings) -> list:
     """Every broken rule of the postgres_exporter role's settings."""
-    return _run("postgres_exporter_problems", settings, EXPORTER_RULES["postgres_exporter_problems"])
+    return _run("postgres_exporter_problems", settings, POSTGRES_EXPORTER_RULES)
 
 
 def pgbouncer_exporter_problems(settings) -> list:
     """Every broken rule of the pgbouncer_exporter role's settings (the password only as set or not)."""
-    return _run("pgbouncer_exporter_problems", settings, EXPORTER_RULES["pgbouncer_exporter_problems"])
+    return _run("pgbouncer_exporter_problems", settings, PGBOUNCER_EXPORTER_RULES)
 
 
 def auth_exporter_problems(settings) -> list:
     """Every broken rule of the auth_exporter role's settings."""
-    return _run("auth_exporter_problems", settings, EXPORTER_RULES["auth_exporter_problems"])
+    return _run("auth_exporter_problems", settings, AUTH_EXPORTER_RULES)
 
 
 class FilterModule:

@@ -95,13 +95,14 @@ def redis_instance_problems(instances, memory_mb) -> list:
     return problems
 
 
-def _require_settings(name: str, settings, keys: tuple[str, ...]) -> Mapping:
+def _run_rules(name: str, settings, keys: tuple[str, ...], rules: tuple) -> list:
+    """The messages of every broken rule, in the rules' order, after checking the settings' shape."""
     if not isinstance(settings, Mapping):
         raise AnsibleFilterError(f"{name}: expected the role's settings as a dictionary, got {settings!r}")
     missing = [key for key in keys if key not in settings]
     if missing:
         raise AnsibleFilterError(f"{name}: settings lack {', '.join(missing)}")
-    return settings
+    return [problem for rule in rules for problem in rule(settings)]
 
 
 def _rule_passwords_set(settings: Mapping) -> list:
@@ -159,8 +160,7 @@ REDIS_SETTINGS = ("instances", "memory_mb", "somaxconn", "tcp_backlog", "replica
 
 def redis_problems(settings) -> list:
     """Every broken cross-variable rule of the redis role, in REDIS_RULES' order, each naming the variable."""
-    settings = _require_settings("redis_problems", settings, REDIS_SETTINGS)
-    return [problem for rule in REDIS_RULES for problem in rule(settings)]
+    return _run_rules("redis_problems", settings, REDIS_SETTINGS, REDIS_RULES)
 
 
 def _sentinel_count(settings: Mapping) -> int:
@@ -210,8 +210,7 @@ SENTINEL_SETTINGS_KEYS = ("masters", "peers", "quorum", "down_after_ms", "failov
 
 def redis_sentinel_problems(settings) -> list:
     """Every broken cross-variable rule of the redis_sentinel role, in SENTINEL_RULES' order."""
-    settings = _require_settings("redis_sentinel_problems", settings, SENTINEL_SETTINGS_KEYS)
-    return [problem for rule in SENTINEL_RULES for problem in rule(settings)]
+    return _run_rules("redis_sentinel_problems", settings, SENTINEL_SETTINGS_KEYS, SENTINEL_RULES)
 
 
 def _rule_exporter_password_set(settings: Mapping) -> list:
@@ -233,8 +232,7 @@ EXPORTER_RULES: tuple[Callable[[Mapping], list], ...] = (_rule_exporter_password
 
 def redis_exporter_problems(settings) -> list:
     """Every broken cross-variable rule of the redis_exporter role, in EXPORTER_RULES' order."""
-    settings = _require_settings("redis_exporter_problems", settings, ("targets", "password_set"))
-    return [problem for rule in EXPORTER_RULES for problem in rule(settings)]
+    return _run_rules("redis_exporter_problems", settings, ("targets", "password_set"), EXPORTER_RULES)
 
 
 def redis_sentinel_masters(instances, prefix, address) -> list:

@@ -5,8 +5,6 @@ Pure functions: no I/O. Unit tests: tests/unit/test_logs.py.
     {{ settings | syslog_problems }}
         -> [message naming the variable], one per broken rule of the remote logging settings,
            the Elasticsearch output's among them; empty when the input is usable
-    {{ settings | syslog_elasticsearch_problems }}
-        -> the Elasticsearch output's rules alone
 
 The Elasticsearch output's settings are the dictionary roles/hardening/vars/main.yml
 builds from the hardening_syslog_elasticsearch_* variables (keys without that
@@ -27,14 +25,9 @@ short_description: Cross-variable rules of the hardening role's remote logging, 
 description:
   - settings holds bad_ports (the ports of hardening_syslog_server_port and hardening_syslog_forward_targets that
     network.py's invalid_ports refuses), queue_max_disk, server_retention_days and elasticsearch (the settings of
-    syslog_elasticsearch_problems).
----
-name: syslog_elasticsearch_problems
-short_description: Cross-variable rules of a log host's Elasticsearch output, one message per broken rule
-description:
-  - Checks that only a log host sends to Elasticsearch, that the servers are http(s) URLs with a host and at most a
-    port, that a password travels only over https and comes with its user, and that the index name is one
-    Elasticsearch accepts.
+    syslog_elasticsearch_problems: only a log host sends to Elasticsearch, the servers are http(s) URLs with a host
+    and at most a port, a password travels only over https and comes with its user, the index name is one
+    Elasticsearch accepts).
 """
 
 PREFIX = "hardening_syslog_elasticsearch"
@@ -133,4 +126,4 @@ class FilterModule:
     """Central log filters."""
 
     def filters(self):
-        return {"syslog_problems": syslog_problems, "syslog_elasticsearch_problems": syslog_elasticsearch_problems}
+        return {"syslog_problems": syslog_problems}

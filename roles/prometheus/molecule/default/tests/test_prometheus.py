@@ -58,13 +58,18 @@ def test_retention_and_listen_address_are_on_the_command_line(host):
     assert not host.socket("tcp://0.0.0.0:9090").is_listening
 
 
-@pytest.mark.parametrize("rule_test", RULE_TESTS, ids=lambda p: p.name)
-def test_the_alert_rules_pass_their_promtool_tests(host, rule_test):
-    host.run("mkdir -p /tmp/rule_tests")
-    copied = host.ansible("copy", f"src={rule_test} dest=/tmp/rule_tests/{rule_test.name} mode=0644", become=True,
+@pytest.fixture(scope="module")
+def rule_tests_on_host(host):
+    """The rule test files, copied to the host in one module call (not one per file)."""
+    copied = host.ansible("copy", f"src={RULE_TESTS[0].parent}/ dest=/opt/paas-rule-tests/ mode=0644", become=True,
                           check=False)
     assert not copied.get("failed"), copied
-    result = host.run(f"promtool test rules /tmp/rule_tests/{rule_test.name}")
+    return "/opt/paas-rule-tests"
+
+
+@pytest.mark.parametrize("rule_test", RULE_TESTS, ids=lambda p: p.name)
+def test_the_alert_rules_pass_their_promtool_tests(host, rule_tests_on_host, rule_test):
+    result = host.run(f"promtool test rules {rule_tests_on_host}/{rule_test.name}")
     assert result.rc == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout + result.stderr
 

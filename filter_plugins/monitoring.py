@@ -226,7 +226,7 @@ SETTINGS = {
     "prometheus_problems": ("scrape_jobs", "retention_time", "retention_size", "rule_files", "shipped_rule_files"),
     "alertmanager_problems": ("webhook_urls", "pagerduty_url", "opsgenie_api_url", "group_wait", "group_interval",
                               "repeat_interval", "group_by"),
-    "nginx_exporter_problems": ("port", "log_port", "duration_buckets"),
+    "nginx_exporter_problems": ("port", "log_port", "duration_buckets", "tls", "listen_address"),
     "blackbox_exporter_problems": ("sites",),
     "node_exporter_problems": ("collectors_enabled", "collectors_disabled"),
     "postgres_exporter_problems": ("socket_dir",),
@@ -318,7 +318,15 @@ def _rule_nginx_exporter_buckets(settings: Mapping) -> list:
     return []
 
 
-NGINX_EXPORTER_RULES = (_rule_nginx_exporter_ports, _rule_nginx_exporter_buckets)
+def _rule_nginx_exporter_tls_address(settings: Mapping) -> list:
+    # Over TLS, nginx listens on the address and port and the exporters behind it on the loopback's.
+    if settings["tls"] and str(settings["listen_address"]).startswith("127."):
+        return ["nginx_exporter_tls needs nginx_exporter_listen_address off the loopback (nginx serves TLS "
+                "there, the exporters listen on 127.0.0.1 behind it)"]
+    return []
+
+
+NGINX_EXPORTER_RULES = (_rule_nginx_exporter_ports, _rule_nginx_exporter_buckets, _rule_nginx_exporter_tls_address)
 
 
 def nginx_exporter_problems(settings) -> list:

@@ -173,7 +173,7 @@ def test_prometheus_on_the_monitoring_host_scrapes_every_host_by_name_over_tls()
               "'http://127.0.0.1:9090/api/v1/targets', timeout=5))['data']['activeTargets']; "
               "print(json.dumps({t['labels']['job'] + ' ' + t['labels']['instance']: "
               "[t['health'], t['scrapeUrl'].split(':')[0]] for t in targets "
-              "if t['labels']['job'] in ('node', 'postgres')}))")
+              "if t['labels']['job'] in ('node', 'postgres', 'pgbouncer', 'redis', 'nginx', 'nginx_log')}))")
 
     def health() -> dict:
         out = run_as(group("monitoring")[0], "debian", "ansible_ed25519", python_command(script))
@@ -182,6 +182,9 @@ def test_prometheus_on_the_monitoring_host_scrapes_every_host_by_name_over_tls()
     # up over https: Prometheus verified each exporter's certificate against the internal CA.
     wanted = {f"node {host}": ["up", "https"] for host in HOSTS}
     wanted |= {f"postgres {host}": ["up", "https"] for host in group("db_primary") + group("db_replica")}
+    wanted |= {f"pgbouncer {host}": ["up", "https"] for host in group("pgbouncer")}
+    wanted |= {f"redis {host}": ["up", "https"] for host in group("redis")}     # one per instance, all alike
+    wanted |= {f"{job} {host}": ["up", "https"] for job in ("nginx", "nginx_log") for host in group("lb")}
     assert wait_for(lambda: health() == wanted, timeout=60, interval=5), health()
 
 

@@ -193,7 +193,8 @@ PROMETHEUS_OK = {"scrape_jobs": [{"name": "node", "targets": [{"address": "10.0.
 ALERTMANAGER_OK = {"webhook_urls": ["http://127.0.0.1:9095/"], "pagerduty_url": "https://events.pagerduty.com/v2/enqueue",
                    "opsgenie_api_url": "https://api.opsgenie.com/", "group_wait": "30s", "group_interval": "5m",
                    "repeat_interval": "4h", "group_by": ["alertname", "instance"]}
-NGINX_EXPORTER_OK = {"port": 9113, "log_port": 3903, "duration_buckets": [0.05, 0.1, 0.5, 1]}
+NGINX_EXPORTER_OK = {"port": 9113, "log_port": 3903, "duration_buckets": [0.05, 0.1, 0.5, 1], "tls": True,
+                     "listen_address": "10.0.0.20"}
 BLACKBOX_OK = {"sites": [{"name": "portfolio", "server_name": "paas.example.org"}]}
 ROLE_FILTERS = {"prometheus": (prometheus_problems, PROMETHEUS_OK),
                 "alertmanager": (alertmanager_problems, ALERTMANAGER_OK),
@@ -224,6 +225,9 @@ def test_the_roles_usual_settings_break_no_rule(role):
      "alertmanager_group_wait, _group_interval, _repeat_interval: not durations: 4 hours"),
     ("alertmanager", {"group_by": []}, "alertmanager_group_by is empty: every alert would be one notification"),
     ("nginx_exporter", {"log_port": 9113}, "nginx_exporter_port and nginx_exporter_log_port must differ"),
+    ("nginx_exporter", {"listen_address": "127.0.0.1"},
+     "nginx_exporter_tls needs nginx_exporter_listen_address off the loopback (nginx serves TLS there, the "
+     "exporters listen on 127.0.0.1 behind it)"),
     ("nginx_exporter", {"duration_buckets": [1, 0.5]},
      "nginx_exporter_duration_buckets must be positive numbers in increasing order"),
     ("nginx_exporter", {"duration_buckets": [0.1, 0.1]},

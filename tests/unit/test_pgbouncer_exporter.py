@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
+import ssl
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
 from paas_testlib import load_script
 
 exporter = load_script("roles/pgbouncer_exporter/files/pgbouncer-exporter.py")
@@ -49,3 +57,35 @@ def test_a_column_an_older_or_newer_pgbouncer_lacks_is_left_out_not_an_error():
     found = metrics(pools, STATS[:1])
     assert found["pgbouncer_pool_server_used_connections"] == []
     assert found["pgbouncer_pool_client_active_connections"]
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """The exporter's metrics server on the loopback with a self-signed certificate, serving."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    server = exporter.metrics_server("127.0.0.1", 0, str(cert), str(key))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server, cert.read_text()
+    server.shutdown()
+    server.server_close()
+
+
+def test_with_a_certificate_the_metrics_are_served_over_tls_only(tls_server):
+    server, cert = tls_server
+    port = server.server_address[1]
+    context = ssl.create_default_context(cadata=cert)
+    with urllib.request.urlopen(f"https://127.0.0.1:{port}/metrics", timeout=5, context=context) as response:
+        assert "python_info" in response.read().decode()     # the default registry's metrics
+    with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5)
+
+
+def test_the_server_refuses_tls_older_than_1_2_whatever_the_systems_openssl_allows(tls_server):
+    # OpenSSL 3 refuses TLS 1.1 at its default security level anyway (the Molecule scenario's
+    # openssl s_client shows it on the host); the exporter does not rely on that setting.
+    server, _ = tls_server
+    assert server.socket.context.minimum_version == ssl.TLSVersion.TLSv1_2

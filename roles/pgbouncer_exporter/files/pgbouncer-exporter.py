@@ -4,12 +4,14 @@
 Installed by the pgbouncer_exporter role and run by pgbouncer-exporter.service:
 
     pgbouncer-exporter --listen 10.0.0.13 --port 9127 --socket-dir /var/run/postgresql \
-        --pgbouncer-port 6432 --user pgbouncer_stats
+        --pgbouncer-port 6432 --user pgbouncer_stats [--tls-cert FILE --tls-key FILE]
 
 Each scrape connects over pgbouncer's Unix socket as the stats user (libpq finds the password
 in PGPASSFILE), runs SHOW POOLS and SHOW STATS, and answers pgbouncer_up 0 when pgbouncer does
-not. Written for this project because Debian 12's prometheus-pgbouncer-exporter 1.7 stops at
-start against Debian 12's pgbouncer 1.18 (its SHOW STATS lost `total_requests`).
+not. With a certificate and key it serves https only, TLS 1.2 or later (read at start: a new
+certificate restarts the service). Written for this project because Debian 12's
+prometheus-pgbouncer-exporter 1.7 stops at start against Debian 12's pgbouncer 1.18 (its SHOW
+STATS lost `total_requests`).
 Needs python3-prometheus-client and python3-psycopg2 (Debian); the metric building is pure and
 unit-tested: tests/unit/test_pgbouncer_exporter.py.
 """
@@ -17,7 +19,7 @@ unit-tested: tests/unit/test_pgbouncer_exporter.py.
 from __future__ import annotations
 
 import argparse
-import time
+import ssl
 
 # name: (type, help, SHOW column, divisor) for each pool (database, user) of SHOW POOLS.
 POOL_METRICS = {
@@ -72,9 +74,32 @@ def show(connection, command: str) -> list[dict]:
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
+def metrics_server(address: str, port: int, cert: str | None = None, key: str | None = None):
+    """A threading HTTP server answering every path with the default registry's metrics; over
+    https only, TLS 1.2 or later, when cert and key are given. The caller runs serve_forever()."""
+    from socketserver import ThreadingMixIn
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    from prometheus_client import make_wsgi_app
+
+    class Server(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, *_args):   # a line per scrape would fill the journal
+            pass
+
+    server = make_server(address, port, make_wsgi_app(), Server, handler_class=QuietHandler)
+    if cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(cert, key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    return server
+
+
 def main() -> None:
     import psycopg2
-    from prometheus_client import start_http_server
     from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -83,7 +108,11 @@ def main() -> None:
     parser.add_argument("--socket-dir", default="/var/run/postgresql")
     parser.add_argument("--pgbouncer-port", type=int, default=6432)
     parser.add_argument("--user", default="pgbouncer_stats")
+    parser.add_argument("--tls-cert", help="serve https only (TLS 1.2 or later) with this certificate")
+    parser.add_argument("--tls-key", help="the certificate's key")
     args = parser.parse_args()
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
 
     class Collector:
         def collect(self):
@@ -107,9 +136,7 @@ def main() -> None:
                 yield family
 
     REGISTRY.register(Collector())
-    start_http_server(args.port, addr=args.listen)
-    while True:
-        time.sleep(3600)
+    metrics_server(args.listen, args.port, args.tls_cert, args.tls_key).serve_forever()
 
 
 if __name__ == "__main__":

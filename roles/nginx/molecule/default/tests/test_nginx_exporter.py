@@ -1,22 +1,34 @@
 """The load balancer's exporters: nginx's connection counters, and from its access log the
-requests by status and their durations in a histogram (the SLOs' source), both on the private
-address only, and still counting after the log is rotated."""
+requests by status and their durations in a histogram (the SLOs' source), both served over TLS
+only on the private address (nginx in front, a certificate from the internal CA), and still
+counting after the log is rotated."""
 
 from __future__ import annotations
 
 import re
+import ssl
 import subprocess
+import urllib.error
+import urllib.request
 
 import pytest
-from paas_testlib import assert_listens_only_on, fetch_metrics, wait_for
+from paas_testlib import fetch_metrics, wait_for
 
 testinfra_hosts = ["ansible://nginx-lb"]
 ADDRESS, SITE = "10.83.0.10", "paas.test"
 EXPORTER, LOG_READER = 9113, 3903
+CA: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def internal_ca(host):
+    """The internal CA's certificate, which Prometheus verifies the exporters' certificate against."""
+    CA["pem"] = host.file("/etc/nginx/metrics-tls/ca.crt").content_string
 
 
 def scrape(port: int) -> dict[str, float]:
-    return fetch_metrics(f"http://{ADDRESS}:{port}/metrics")
+    """Scrape from the test machine, as Prometheus does: https on the private address, verified."""
+    return fetch_metrics(f"https://{ADDRESS}:{port}/metrics", cadata=CA["pem"])
 
 
 def settled() -> dict[str, float]:
@@ -100,8 +112,30 @@ def test_counting_goes_on_after_the_log_is_rotated(host):
 
 
 @pytest.mark.parametrize("port", [EXPORTER, LOG_READER])
-def test_each_listens_on_the_private_address_only(host, port):
-    assert_listens_only_on(host, ADDRESS, port)
+def test_each_is_served_over_tls_on_the_private_address_only_and_listens_on_the_loopback(host, port):
+    listening = {line.split()[3]: line for line in host.check_output(f"ss -Hltnp 'sport = :{port}'").splitlines()}
+    assert set(listening) == {f"{ADDRESS}:{port}", f"127.0.0.1:{port}"}, listening
+    assert '"nginx"' in listening[f"{ADDRESS}:{port}"]          # nginx terminates TLS there
+    assert '"nginx"' not in listening[f"127.0.0.1:{port}"]      # the exporter itself, behind it
+
+
+@pytest.mark.parametrize("port", [EXPORTER, LOG_READER])
+def test_plain_http_and_a_client_trusting_another_ca_are_refused(port):
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"http://{ADDRESS}:{port}/metrics", timeout=5)
+    assert refused.value.code == 400      # nginx: "The plain HTTP request was sent to HTTPS port"
+    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+        urllib.request.urlopen(f"https://{ADDRESS}:{port}/metrics", timeout=5, context=ssl.create_default_context())
+
+
+def test_tls_older_than_1_2_is_refused(host):
+    # OpenSSL's client offers TLS 1.1 only at security level 0; the same client gets TLS 1.2.
+    def handshake(version: str) -> bool:
+        out = host.run(f"echo | timeout 10 openssl s_client -connect {ADDRESS}:{EXPORTER} -{version} "
+                       "-cipher DEFAULT@SECLEVEL=0 2>&1")
+        return "Cipher is (NONE)" not in out.stdout and out.rc == 0
+    assert handshake("tls1_2")
+    assert not handshake("tls1_1")
 
 
 def test_the_log_reader_runs_unprivileged_and_reads_only_through_the_adm_group(host):

@@ -1,8 +1,12 @@
 """The pgbouncer exporter: pgbouncer's pools and totals as metrics, read over the local socket as
-the stats user at each scrape, on the private address only, the password in a root-only file;
-pgbouncer stopped shows as pgbouncer_up 0."""
+the stats user at each scrape, on the private address only, over TLS only (a certificate from the
+internal CA), the password in a file of its own user; pgbouncer stopped shows as pgbouncer_up 0."""
 
 from __future__ import annotations
+
+import ssl
+import urllib.error
+import urllib.request
 
 import pytest
 from paas_testlib import assert_listens_only_on, default_address, fetch_metrics, wait_for
@@ -11,15 +15,19 @@ testinfra_hosts = ["ansible://pgbouncer-host"]
 PORT = 9127
 PASSWORD = "stats-test-password"
 POOL = 'database="app_production",user="app"'
+TLS_DIR = "/etc/pgbouncer-exporter/tls"
+CA: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
 def address(host) -> str:
+    CA["pem"] = host.file(f"{TLS_DIR}/ca.crt").content_string
     return default_address(host)
 
 
 def scrape(address: str) -> dict[str, float]:
-    return fetch_metrics(f"http://{address}:{PORT}/metrics")
+    """Scrape from the test machine, as Prometheus does: https, verified against the internal CA."""
+    return fetch_metrics(f"https://{address}:{PORT}/metrics", cadata=CA["pem"])
 
 
 def test_a_client_holding_a_connection_shows_in_its_pool(host, address):
@@ -50,9 +58,26 @@ def test_it_listens_on_the_private_address_only(host, address):
     assert_listens_only_on(host, address, PORT)
 
 
+def test_plain_http_another_ca_and_tls_older_than_1_2_are_refused(host, address):
+    with pytest.raises((urllib.error.URLError, ConnectionError)):
+        urllib.request.urlopen(f"http://{address}:{PORT}/metrics", timeout=5)
+    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+        urllib.request.urlopen(f"https://{address}:{PORT}/metrics", timeout=5, context=ssl.create_default_context())
+
+    # OpenSSL's client offers TLS 1.1 only at security level 0; the same client gets TLS 1.2.
+    def handshake(version: str) -> bool:
+        out = host.run(f"echo | timeout 10 openssl s_client -connect {address}:{PORT} -{version} "
+                       "-cipher DEFAULT@SECLEVEL=0 2>&1")
+        return "Cipher is (NONE)" not in out.stdout and out.rc == 0
+    assert handshake("tls1_2")
+    assert not handshake("tls1_1")
+
+
 def test_it_runs_as_its_own_user_the_only_one_that_reads_the_password(host):
     passfile = host.file("/etc/pgbouncer-exporter/pgpass")
     assert passfile.user == "pgbouncer-exporter" and passfile.mode == 0o600
+    key = host.file(f"{TLS_DIR}/pgbouncer-exporter.key")
+    assert key.user == "pgbouncer-exporter" and key.mode == 0o600
     pid = host.check_output("systemctl show -p MainPID --value pgbouncer-exporter")
     assert host.check_output(f"ps -o user:32= -p {pid}") == "pgbouncer-exporter"
     assert host.user("pgbouncer-exporter").shell == "/usr/sbin/nologin"

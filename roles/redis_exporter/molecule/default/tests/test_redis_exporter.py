@@ -1,9 +1,13 @@
 """The Redis exporter: both instances' metrics (one over TLS) through its multi-target endpoint,
-as the read-only monitoring user, on the private address only, with no password in sight."""
+as the read-only monitoring user, on the private address only, served over TLS only (a certificate
+from the internal CA), with no password in sight."""
 
 from __future__ import annotations
 
+import ssl
+import urllib.error
 import urllib.parse
+import urllib.request
 
 import pytest
 from paas_testlib import assert_listens_only_on, default_address, fetch_metrics, wait_for
@@ -12,6 +16,7 @@ testinfra_hosts = ["ansible://redis-exporter-host"]
 PORT = 9121
 TARGETS = {"cache": "redis://127.0.0.1:6379", "queue": "rediss://127.0.0.1:6380"}
 PASSWORD = "monitoring-test-password"
+CA_FILE = "/usr/local/share/ca-certificates/paas-internal-ca.crt"
 
 
 @pytest.fixture(scope="module")
@@ -19,24 +24,55 @@ def address(host) -> str:
     return default_address(host)
 
 
-def scrape(address: str, target: str) -> dict[str, float]:
-    url = f"http://{address}:{PORT}/scrape?target={urllib.parse.quote(target, safe='')}"
-    return fetch_metrics(url)
+@pytest.fixture(scope="module")
+def scrape(host, address):
+    """Scrape from the test machine over the network, as Prometheus does: https, the certificate
+    verified against the internal CA for the host's address."""
+    ca = host.file(CA_FILE).content_string
+
+    def get(target: str) -> dict[str, float]:
+        url = f"https://{address}:{PORT}/scrape?target={urllib.parse.quote(target, safe='')}"
+        return fetch_metrics(url, cadata=ca)
+    return get
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))
-def test_each_instance_is_read_as_the_monitoring_user(address, name):
-    assert wait_for(lambda: scrape(address, TARGETS[name]).get("redis_up") == 1.0, 30)
-    samples = scrape(address, TARGETS[name])
+def test_each_instance_is_read_as_the_monitoring_user(scrape, name):
+    assert wait_for(lambda: scrape(TARGETS[name]).get("redis_up") == 1.0, 30)
+    samples = scrape(TARGETS[name])
     assert samples["redis_connected_clients"] >= 1
     assert samples["redis_memory_max_bytes"] == 16 * 1024 * 1024   # its maxmemory
     errors = {key: value for key, value in samples.items() if key.startswith("redis_exporter_last_scrape_error")}
     assert errors and set(errors.values()) == {0.0}, errors   # every command it runs is allowed
 
 
-def test_an_instance_it_has_no_password_for_is_reported_down(address):
-    samples = scrape(address, "redis://127.0.0.1:6381")   # nothing listens there
+def test_an_instance_it_has_no_password_for_is_reported_down(scrape):
+    samples = scrape("redis://127.0.0.1:6381")   # nothing listens there
     assert samples["redis_up"] == 0.0
+
+
+def test_metrics_are_refused_over_plain_http_and_to_a_client_trusting_another_ca(address):
+    url = f"{address}:{PORT}/scrape?target={urllib.parse.quote(TARGETS['cache'], safe='')}"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"http://{url}", timeout=5)
+    assert refused.value.code == 400      # "Client sent an HTTP request to an HTTPS server."
+    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+        urllib.request.urlopen(f"https://{url}", timeout=5, context=ssl.create_default_context())
+
+
+def test_tls_older_than_1_2_is_refused(host, address):
+    # OpenSSL's client offers TLS 1.1 only at security level 0; the same client gets TLS 1.2.
+    def handshake(version: str) -> bool:
+        out = host.run(f"echo | timeout 10 openssl s_client -connect {address}:{PORT} -{version} "
+                       "-cipher DEFAULT@SECLEVEL=0 2>&1")
+        return "Cipher is (NONE)" not in out.stdout and out.rc == 0
+    assert handshake("tls1_2")
+    assert not handshake("tls1_1")
+
+
+def test_the_key_is_readable_by_the_exporter_only(host):
+    key = host.file("/etc/prometheus-redis-exporter/tls/redis-exporter.key")
+    assert key.user == "prometheus" and key.mode == 0o600
 
 
 def test_it_listens_on_the_private_address_only(host, address):

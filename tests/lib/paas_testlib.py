@@ -6,6 +6,7 @@ Everything here is bounded: waits take a timeout, SSH takes a connect timeout.
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.client
 import importlib.util
 import json
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -278,6 +280,21 @@ def site_tls(address: str, site: str, timeout: float = 15) -> ssl.SSLSocket:
     name as SNI, its certificate verified for that name against SANDBOX_SITE_CA."""
     context = ssl.create_default_context(cafile=SANDBOX_SITE_CA)
     return context.wrap_socket(socket.create_connection((address, 443), timeout=timeout), server_hostname=site)
+
+
+def rails_cookie_payload(cookie: str, secret_key_base: str) -> str | None:
+    """The JSON inside a Rails 6.1 encrypted cookie ("name=value" as Set-Cookie gives it) when it was
+    encrypted with a key derived from secret_key_base (PBKDF2-HMAC-SHA1, 1000 rounds, the encrypted
+    cookie salt, AES-256-GCM), else None. Checked against Rails itself in the demo app's image."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    data, iv, tag = (base64.b64decode(part) for part in urllib.parse.unquote(cookie.split("=", 1)[1]).split("--"))
+    key = hashlib.pbkdf2_hmac("sha1", secret_key_base.encode(), b"authenticated encrypted cookie", 1000, 32)
+    try:
+        return AESGCM(key).decrypt(iv, data + tag, b"").decode()
+    except InvalidTag:
+        return None
 
 
 def site_request(address: str, site: str, method: str = "GET", path: str = "/", body: bytes = b"",

@@ -26,11 +26,12 @@ IMPORT_ROLE = "ansible.builtin.import_role"
 INCLUDE_ROLE = "ansible.builtin.include_role"
 
 
-def tasks_in(path: Path, role: str) -> list[tuple[str, str]]:
-    """(role, name) of the tasks a task file runs, following import_tasks and include_tasks of a fixed
-    file, and import_role of another role's tasks_from (internal_ca's certificate entry point)."""
+def tasks_in(path: Path, role: str, tasks: list | None = None) -> list[tuple[str, str]]:
+    """(role, name) of the tasks a task file (or a block's task list in it) runs, following import_tasks
+    and include_tasks of a fixed file, and import_role of another role's tasks_from (internal_ca's
+    certificate entry point)."""
     names: list[tuple[str, str]] = []
-    for task in yaml.safe_load(path.read_text()) or []:
+    for task in (yaml.safe_load(path.read_text()) or []) if tasks is None else tasks:
         nested = task.get(IMPORT) or task.get(INCLUDE)
         imported = task.get(IMPORT_ROLE)
         if nested and "{{" not in nested:
@@ -39,7 +40,7 @@ def tasks_in(path: Path, role: str) -> list[tuple[str, str]]:
             other = imported["name"]
             names += tasks_in(path.parents[2] / other / "tasks" / imported.get("tasks_from", "main.yml"), other)
         elif "block" in task:  # --list-tasks shows a block's tasks, not its rescue or always parts
-            names += [(role, t["name"]) for t in task["block"] if "name" in t]
+            names += tasks_in(path, role, task["block"])
         else:
             names.append((role, task["name"]))
     return names

@@ -1,12 +1,16 @@
-"""Secrets rotation on the sandbox (issue 19, playbooks/rotate-secrets.yml): the Redis app password and the app's
-database login and password rotated together while k6 reads a page that makes a Redis round trip and a page read
-from PostgreSQL through pgbouncer, with no request failed; afterwards the old Redis password and the old database
-login are refused; then both rotated back, so the sandbox runs as its vault says again."""
+"""Secrets rotation on the sandbox (issue 19, playbooks/rotate-secrets.yml): the Redis app password, the app's
+database login and password, and Rails' secret_key_base rotated together while k6 reads a page that makes a Redis
+round trip and a page read from PostgreSQL through pgbouncer, with no request failed; afterwards the old Redis
+password and the old database login are refused, and a form opened before the rotation still submits (its session
+cookie read with the previous secret_key_base, written again with the new one); then all rotated back, so the
+sandbox runs as its vault says again."""
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import urllib.parse
 from pathlib import Path
 
 import yaml
@@ -14,6 +18,7 @@ from paas_testlib import (
     inventory_host,
     inventory_vault,
     psql_command,
+    rails_cookie_payload,
     run_playbook,
     said,
     site_request,
@@ -37,17 +42,43 @@ def rotate(values: dict) -> object:
     os.chmod(path, 0o600)
     path.write_text(yaml.safe_dump(values))
     try:
-        return run_playbook("inventories/sandbox", "rotate-secrets.yml", "-e", "rotate=redis_app,postgresql_app",
+        return run_playbook("inventories/sandbox", "rotate-secrets.yml", "-e", f"rotate={','.join(ROTATED)}",
                             "-e", f"@{path}", timeout=1200)
     finally:
         path.unlink()
 
 
-def vault_after(redis: tuple[str, str], login: tuple[str, str], previous: tuple[str, str]) -> dict:
-    """The vault's entries after step 1: (new, old) Redis passwords, the new (login, password), the previous one."""
+ROTATED = ("redis_app", "postgresql_app", "rails_secret_key_base")
+
+
+def vault_after(redis: tuple[str, str], login: tuple[str, str], previous: tuple[str, str],
+                key_base: tuple[str, str]) -> dict:
+    """The vault's entries after step 1: (new, old) Redis passwords, the new (login, password), the previous one,
+    (new, old) secret_key_base."""
     return {"vault_redis_app_password": redis[0], "vault_redis_app_previous_passwords": [redis[1]],
             "vault_postgresql_app_login": login[0], "vault_postgresql_app_password": login[1],
-            "vault_postgresql_app_previous": {"login": previous[0], "password": previous[1]}}
+            "vault_postgresql_app_previous": {"login": previous[0], "password": previous[1]},
+            "vault_rails_secret_key_base": key_base[0], "vault_rails_secret_key_base_previous": key_base[1]}
+
+
+def open_form() -> tuple[str, str]:
+    """A visitor opens the new-portfolio form: the session cookie Rails sets ("name=value", encrypted with a key
+    from secret_key_base) and the form's CSRF token, which Rails checks against the session."""
+    status, headers, body = site_request(LB["ansible_host"], SITE, path="/portfolios/new")
+    assert status == 200, (status, body[:300])
+    token = re.search(r'name="authenticity_token" value="([^"]+)"', body).group(1)
+    return headers["set-cookie"].split(";")[0], token
+
+
+def submit_form(cookie: str, token: str) -> tuple[int, str]:
+    """The visitor submits it: the status (302 when created; 422 when the session could not be read) and the
+    session cookie Rails sets in the answer ("" when none)."""
+    body = urllib.parse.urlencode({"authenticity_token": token, "portfolio[name]": f"Rotation {secrets.token_hex(4)}",
+                                   "portfolio[owner]": "ada"}).encode()
+    status, headers, _ = site_request(LB["ansible_host"], SITE, method="POST", path="/portfolios", body=body,
+                                      headers={"Cookie": cookie,
+                                               "Content-Type": "application/x-www-form-urlencoded"})
+    return status, headers.get("set-cookie", "").split(";")[0]
 
 
 DB1 = inventory_host("inventories/sandbox", "db1")
@@ -64,16 +95,19 @@ def session(user: str, password: str) -> str:
 def test_the_app_secrets_rotate_under_traffic_with_no_failed_request():
     redis_old, redis_new = VAULT["vault_redis_app_password"], secrets.token_urlsafe(24)
     db_old, db_new = VAULT["vault_postgresql_app_password"], secrets.token_urlsafe(24)
+    key_old, key_new = VAULT["vault_rails_secret_key_base"], secrets.token_hex(64)
     twin = f"{OWNER}_2"
+    cookie, token = open_form()
+    assert rails_cookie_payload(cookie, key_old), cookie     # the session as the current secret_key_base makes it
     with steady_traffic(SITE, LB["ansible_host"], max_seconds=900, PAGE="/stats") as cache_reads, \
             steady_traffic(SITE, LB["ansible_host"], max_seconds=900, PAGE="/portfolios") as db_reads:
-        forward = rotate(vault_after((redis_new, redis_old), (twin, db_new), (OWNER, db_old)))
+        forward = rotate(vault_after((redis_new, redis_old), (twin, db_new), (OWNER, db_old), (key_new, key_old)))
     print(f"\nrotation of the app's secrets: {cache_reads.requests} requests of /stats, {cache_reads.failed} failed; "
           f"{db_reads.requests} of /portfolios, {db_reads.failed} failed; slowest "
           f"{max(cache_reads.slowest, db_reads.slowest):.2f} s; {said(forward).split('rotate-secrets: ')[-1][:80]}")
     try:
         assert forward.returncode == 0, forward.stdout[-3000:]
-        assert "rotate-secrets: redis_app, postgresql_app rotated in" in said(forward), forward.stdout[-2000:]
+        assert f"rotate-secrets: {', '.join(ROTATED)} rotated in" in said(forward), forward.stdout[-2000:]
         # The playbook's own checks ran, mid-way (both accepted) and at the end (the old ones refused).
         assert forward.stdout.count("TASK [redis : Check that each accepted password answered") == 2
         assert forward.stdout.count("TASK [pgbouncer : Check that each login was answered or refused") == 2
@@ -86,8 +120,13 @@ def test_the_app_secrets_rotate_under_traffic_with_no_failed_request():
         # The twin acts as the owner: what the app creates, the owner owns.
         assert session(twin, db_new) == f"{OWNER}|{twin}"
         assert session(OWNER, db_old) == ""
+        # The form opened before the rotation still submits: Rails read its session with the previous
+        # secret_key_base and wrote it again with the new one, which the old one cannot read.
+        status, renewed = submit_form(cookie, token)
+        assert status == 302, status
+        assert rails_cookie_payload(renewed, key_new) and not rails_cookie_payload(renewed, key_old), renewed
     finally:
-        back = rotate(vault_after((redis_old, redis_new), (OWNER, db_old), (twin, db_new)))
+        back = rotate(vault_after((redis_old, redis_new), (OWNER, db_old), (twin, db_new), (key_old, key_new)))
         assert back.returncode == 0, back.stdout[-3000:]
     assert session(OWNER, db_old) == f"{OWNER}|{OWNER}"
     assert session(twin, db_new) == ""
@@ -96,7 +135,9 @@ def test_the_app_secrets_rotate_under_traffic_with_no_failed_request():
 def test_a_rotation_without_the_previous_values_in_the_vault_is_refused_before_any_change():
     for names, message in [("redis_app", "redis_app needs the vault edited first"),
                            ("postgresql_app", "postgresql_app needs the vault edited first"),
-                           ("redis_app,nothing", "comma-separated among redis_app, postgresql_app")]:
+                           ("rails_secret_key_base", "rails_secret_key_base needs the vault edited first"),
+                           ("redis_app,nothing",
+                            "comma-separated among redis_app, postgresql_app, rails_secret_key_base")]:
         refused = run_playbook("inventories/sandbox", "rotate-secrets.yml", "-e", f"rotate={names}", timeout=300)
         assert refused.returncode != 0
         assert message in said(refused), refused.stdout[-2000:]

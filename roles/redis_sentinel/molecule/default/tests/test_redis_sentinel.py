@@ -1,17 +1,17 @@
 """Redis high availability: replication, three Sentinels, a failover and the old primary's return.
 
-The tests run in file order: the healthy set first, then the primary of the queue instance is
-stopped, the Sentinels promote the replica, writes go on through a Sentinel-aware lookup, the old
-primary comes back as a replica, and a second run of playbooks/redis.yml leaves it all as it is.
+The tests run in file order: the healthy set first, then the failover drill
+(playbooks/drills/redis-failover.yml) stops the primary of the queue instance, the Sentinels promote the
+replica, the app's user writes to it, and the old primary comes back as a replica; writes go on through a
+Sentinel-aware lookup, and a second run of playbooks/redis.yml leaves it all as it is.
 """
 
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
-from paas_testlib import changed_tasks, journal, run_playbook, wait_for
+from paas_testlib import changed_tasks, journal, run_playbook, said, wait_for
 
 A_IP, B_IP, C_IP = "10.82.0.11", "10.82.0.12", "10.82.0.13"
 QUEUE, CACHE, SENTINEL = 6380, 6379, 26379
@@ -111,35 +111,47 @@ def test_every_sentinel_sees_the_primary_its_replica_and_the_other_sentinels(hos
 
 # --- failover (these change the topology: keep them last) ---------------------------------------
 
-def test_stopping_the_primary_promotes_the_replica_within_the_sentinel_timeout(host, redis_b, sentinel_c):
-    host.run("systemctl stop redis-server@queue")
-    started = time.monotonic()
-    promoted = wait_for(lambda: primary_of(sentinel_c) == f"{B_IP} {QUEUE}", DOWN_AFTER_S + FAILOVER_TIMEOUT_S + 10,
-                        interval=0.5)
-    elapsed = time.monotonic() - started
-    assert promoted, sentinel(sentinel_c, "SENTINEL MASTER paas-queue").stdout
-    print(f"failover: the Sentinels promoted redis-b {elapsed:.1f} s after the primary stopped")
-    assert wait_for(lambda: role(redis_b)[0] == "master", 15)
+def test_the_failover_drill_promotes_the_replica_and_brings_the_old_primary_back_as_its_replica(
+        host, redis_b, sentinel_c):
+    drill = run_playbook(host.backend.ansible_inventory, "drills/redis-failover.yml",
+                         "-e", "redis_drill_instance=queue")
+    assert drill.returncode == 0, drill.stdout[-3000:]
+    report = re.search(r"redis failover drill: queue on redis-a lost; every Sentinel named redis-b after ([\d.]+) s, "
+                       r"which took a write as the app user after ([\d.]+) s; redis-a back as its replica after "
+                       r"([\d.]+) s", said(drill))
+    assert report, said(drill)[-2000:]
+    promoted, written, back = (float(figure) for figure in report.groups())
+    print(f"\nredis failover drill: promoted after {promoted} s, first write after {written} s, "
+          f"the old primary back after {back} s")
+    assert promoted <= DOWN_AFTER_S + 2 * FAILOVER_TIMEOUT_S + 30
+    assert promoted <= written <= back
+    assert primary_of(sentinel_c) == f"{B_IP} {QUEUE}"
+    assert role(redis_b)[0] == "master"
     # Only the stopped instance failed over: the cache's primary is still redis-a.
     assert primary_of(sentinel_c, "paas-cache") == f"{A_IP} {CACHE}"
+    # The old primary asked the Sentinels before starting, so it never served as a second primary.
+    assert last_start_decision(host) == (f"replica of {B_IP} {QUEUE}", "sentinel")
+    assert role(host)[:4] == ["slave", B_IP, str(QUEUE), "connected"], role(host)
 
 
-def test_writes_resume_against_the_new_primary_through_a_sentinel_lookup(sentinel_c):
+def test_a_drill_without_the_high_availability_layout_is_refused_before_any_change(host, tmp_path):
+    single = tmp_path / "single.yml"
+    single.write_text("all:\n  hosts:\n    redis-a: {}\n  children:\n    redis:\n      hosts: {redis-a: {}}\n")
+    refused = run_playbook(single, "drills/redis-failover.yml")
+    assert refused.returncode != 0
+    assert "needs two redis hosts and a redis_sentinel group" in said(refused)
+    assert role(host)[0] == "slave"        # nothing was stopped
+
+
+def test_writes_resume_against_the_new_primary_through_a_sentinel_lookup(host, sentinel_c):
     address, port = primary_of(sentinel_c).split()
     written = cli(sentinel_c, "LPUSH jobs after-failover", address=address, port=int(port), user="app")
     assert written.stdout.strip().isdigit(), written.stdout + written.stderr
     jobs = cli(sentinel_c, "LRANGE jobs 0 -1", address=address, port=int(port), user="app").stdout.split()
     assert {"before-failover", "after-failover"} <= set(jobs)
-
-
-def test_the_old_primary_rejoins_as_a_replica_of_the_new_one(host, redis_b):
-    host.run("systemctl start redis-server@queue")
-    assert host.service("redis-server@queue").is_running, journal(host, "redis-server@queue")
-    # It asked the Sentinels before starting, so it never served as a second primary.
-    assert last_start_decision(host) == (f"replica of {B_IP} {QUEUE}", "sentinel")
-    assert wait_for(lambda: role(host)[:4] == ["slave", B_IP, str(QUEUE), "connected"], 30), role(host)
+    # The old primary, now its replica, has it too.
     assert wait_for(lambda: "after-failover" in cli(host, "LRANGE jobs 0 -1", user="app").stdout, 15)
-    assert wait_for(lambda: sentinel_view(redis_b).get("num-slaves") == "1", 30)
+    assert wait_for(lambda: sentinel_view(sentinel_c).get("num-slaves") == "1", 30)
 
 
 def test_a_restart_of_the_new_primary_keeps_it_the_primary(redis_b, sentinel_c):

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -105,6 +106,34 @@ def tcp_probe_command(address: str, port: int, timeout: float = 3.0) -> str:
         "except OSError: print('timeout')\n"
     )
     return f'python3 -c "{script}"'
+
+
+def tls_version_accepted(host, address: str, port: int, version: str) -> bool:
+    """Whether a TLS handshake of one version (openssl s_client's flag: tls1_1, tls1_2) with address:port
+    succeeds from a test host. OpenSSL's client offers TLS 1.1 only at security level 0, so that is asked
+    for: the same client gets TLS 1.2 from a server that allows it."""
+    out = host.run(f"echo | timeout 10 openssl s_client -connect {address}:{port} -{version} "
+                   "-cipher DEFAULT@SECLEVEL=0 2>&1")
+    return "Cipher is (NONE)" not in out.stdout and out.rc == 0
+
+
+def assert_https_only(url: str) -> None:
+    """An https URL is refused over plain HTTP (the server's 400 "sent to an HTTPS server", or no
+    answer at all from a server that expects a handshake) and to a client trusting another CA
+    (the controller's own trust store, which does not hold the internal CA)."""
+    plain = "http://" + url.removeprefix("https://")
+    try:
+        urllib.request.urlopen(plain, timeout=5)
+        raise AssertionError(f"{plain} answered over plain HTTP")
+    except urllib.error.HTTPError as refused:
+        assert refused.code == 400, f"{plain}: {refused.code}"
+    except (urllib.error.URLError, ConnectionError, http.client.HTTPException):
+        pass
+    try:
+        urllib.request.urlopen(url, timeout=5, context=ssl.create_default_context())  # noqa: S310
+        raise AssertionError(f"{url} was trusted by a client without the internal CA")
+    except urllib.error.URLError as refused:
+        assert "CERTIFICATE_VERIFY_FAILED" in str(refused.reason), refused
 
 
 def assert_listens_only_on(host, address: str, port: int) -> None:

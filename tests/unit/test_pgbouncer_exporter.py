@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import socket
 import ssl
 import subprocess
 import threading
@@ -88,4 +89,13 @@ def test_the_server_refuses_tls_older_than_1_2_whatever_the_systems_openssl_allo
     # OpenSSL 3 refuses TLS 1.1 at its default security level anyway (the Molecule scenario's
     # openssl s_client shows it on the host); the exporter does not rely on that setting.
     server, _ = tls_server
-    assert server.socket.context.minimum_version == ssl.TLSVersion.TLSv1_2
+    assert server.tls.minimum_version == ssl.TLSVersion.TLSv1_2
+
+
+def test_a_client_that_never_completes_its_handshake_holds_up_no_other_scrape(tls_server):
+    server, cert = tls_server
+    port = server.server_address[1]
+    with socket.create_connection(("127.0.0.1", port), timeout=5):   # connects, sends nothing
+        context = ssl.create_default_context(cadata=cert)
+        with urllib.request.urlopen(f"https://127.0.0.1:{port}/metrics", timeout=5, context=context) as response:
+            assert response.status == 200

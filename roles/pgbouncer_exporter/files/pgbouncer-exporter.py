@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import ssl
+import sys
 
 # name: (type, help, SHOW column, divisor) for each pool (database, user) of SHOW POOLS.
 POOL_METRICS = {
@@ -74,28 +75,49 @@ def show(connection, command: str) -> list[dict]:
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
+HANDSHAKE_TIMEOUT_S = 10
+
+
 def metrics_server(address: str, port: int, cert: str | None = None, key: str | None = None):
     """A threading HTTP server answering every path with the default registry's metrics; over
-    https only, TLS 1.2 or later, when cert and key are given. The caller runs serve_forever()."""
+    https only, TLS 1.2 or later, when cert and key are given. Each connection's handshake runs in
+    its own thread with a timeout, so a client that never completes one holds up no other scrape.
+    The caller runs serve_forever()."""
     from socketserver import ThreadingMixIn
     from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
     from prometheus_client import make_wsgi_app
 
+    context = None
+    if cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(cert, key)
+
     class Server(ThreadingMixIn, WSGIServer):
         daemon_threads = True
+        tls = context
+
+        def get_request(self):
+            connection, client = self.socket.accept()
+            connection.settimeout(HANDSHAKE_TIMEOUT_S)
+            if self.tls:
+                connection = self.tls.wrap_socket(connection, server_side=True, do_handshake_on_connect=False)
+            return connection, client
+
+        def finish_request(self, request, client_address):
+            if self.tls:
+                request.do_handshake()
+            super().finish_request(request, client_address)
+
+        def handle_error(self, request, client_address):   # one line, not a traceback per bad client
+            print(f"request from {client_address[0]} failed: {sys.exc_info()[1]}", flush=True)
 
     class QuietHandler(WSGIRequestHandler):
         def log_message(self, *_args):   # a line per scrape would fill the journal
             pass
 
-    server = make_server(address, port, make_wsgi_app(), Server, handler_class=QuietHandler)
-    if cert:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(cert, key)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-    return server
+    return make_server(address, port, make_wsgi_app(), Server, handler_class=QuietHandler)
 
 
 def main() -> None:

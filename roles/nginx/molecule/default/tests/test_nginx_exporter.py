@@ -6,13 +6,10 @@ counting after the log is rotated."""
 from __future__ import annotations
 
 import re
-import ssl
 import subprocess
-import urllib.error
-import urllib.request
 
 import pytest
-from paas_testlib import fetch_metrics, wait_for
+from paas_testlib import assert_https_only, fetch_metrics, tls_version_accepted, wait_for
 
 testinfra_hosts = ["ansible://nginx-lb"]
 ADDRESS, SITE = "10.83.0.10", "paas.test"
@@ -121,21 +118,12 @@ def test_each_is_served_over_tls_on_the_private_address_only_and_listens_on_the_
 
 @pytest.mark.parametrize("port", [EXPORTER, LOG_READER])
 def test_plain_http_and_a_client_trusting_another_ca_are_refused(port):
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(f"http://{ADDRESS}:{port}/metrics", timeout=5)
-    assert refused.value.code == 400      # nginx: "The plain HTTP request was sent to HTTPS port"
-    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
-        urllib.request.urlopen(f"https://{ADDRESS}:{port}/metrics", timeout=5, context=ssl.create_default_context())
+    assert_https_only(f"https://{ADDRESS}:{port}/metrics")
 
 
 def test_tls_older_than_1_2_is_refused(host):
-    # OpenSSL's client offers TLS 1.1 only at security level 0; the same client gets TLS 1.2.
-    def handshake(version: str) -> bool:
-        out = host.run(f"echo | timeout 10 openssl s_client -connect {ADDRESS}:{EXPORTER} -{version} "
-                       "-cipher DEFAULT@SECLEVEL=0 2>&1")
-        return "Cipher is (NONE)" not in out.stdout and out.rc == 0
-    assert handshake("tls1_2")
-    assert not handshake("tls1_1")
+    assert tls_version_accepted(host, ADDRESS, EXPORTER, "tls1_2")
+    assert not tls_version_accepted(host, ADDRESS, EXPORTER, "tls1_1")
 
 
 def test_the_log_reader_runs_unprivileged_and_reads_only_through_the_adm_group(host):

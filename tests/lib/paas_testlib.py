@@ -11,6 +11,7 @@ import http.client
 import importlib.util
 import json
 import os
+import re
 import shlex
 import signal
 import socket
@@ -106,6 +107,29 @@ def tcp_probe_command(address: str, port: int, timeout: float = 3.0) -> str:
         "except OSError: print('timeout')\n"
     )
     return f'python3 -c "{script}"'
+
+
+PROMQL_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless",
+                   "offset", "inf", "nan"}
+
+
+def promql_metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads (not its functions, keywords, label names or
+    recording rules, whose names hold a colon): enough to check a dashboard against what the
+    exporters provide."""
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)                # string literals
+    text = re.sub(r"\{[^}]*\}", " ", text)                           # label matchers
+    text = re.sub(r"\[[^\]]*\]", " ", text)                          # ranges and subqueries
+    text = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+    names = set()
+    for match in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", text):
+        name, rest = match.group(0), text[match.end():].lstrip()
+        if rest.startswith("(") or name.lower() in PROMQL_KEYWORDS or ":" in name:
+            continue
+        if match.start() and (text[match.start() - 1].isdigit() or text[match.start() - 1] == "."):
+            continue                                                    # 1e3, 0.5 and the like
+        names.add(name)
+    return names
 
 
 def tls_version_accepted(host, address: str, port: int, version: str) -> bool:

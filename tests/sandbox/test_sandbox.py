@@ -17,6 +17,7 @@ import pytest
 from paas_testlib import (
     inventory_vault,
     prometheus_query,
+    promql_metric_names,
     psql_command,
     python_command,
     received_logs_command,
@@ -251,6 +252,24 @@ def test_prometheus_reads_each_load_balancers_counters_and_access_log():
         'sum by (instance) (nginx_http_requests_total{job="nginx_log", status="200"})', "instance").values())
         and set(prometheus_values('up{job="nginx_log"}', "instance")) == set(group("lb")),
         timeout=90, interval=5), prometheus_values('nginx_http_requests_total{job="nginx_log"}', "instance", "status")
+
+
+def test_every_metric_the_dashboards_read_is_provided_on_the_sandbox():
+    # Each raw metric a dashboard panel reads (roles/prometheus/files/dashboards; recording rules are
+    # checked in the prometheus scenario) has a series in Prometheus: a typo or a metric the exporters
+    # do not provide would draw an empty panel.
+    wanted: dict[str, str] = {}
+    for path in sorted((ROOT / "roles" / "prometheus" / "files" / "dashboards").glob("*.json")):
+        for panel in json.loads(path.read_text())["panels"]:
+            for target in panel.get("targets", []):
+                wanted.update(dict.fromkeys(promql_metric_names(target["expr"]), f"{path.name}: {panel['title']}"))
+    assert wanted
+    query = f'count by (__name__) ({{__name__=~"{"|".join(sorted(wanted))}"}})'
+
+    def missing() -> dict[str, str]:
+        found = prometheus_values(query, "__name__")
+        return {name: where for name, where in wanted.items() if name not in found}
+    assert wait_for(lambda: not missing(), timeout=60, interval=10), missing()
 
 
 def test_every_probe_succeeds_with_certificates_far_from_their_end():

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from paas_testlib import promql_metric_names
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((ROOT / "roles" / "prometheus" / "files" / "dashboards").glob("*.json"))
@@ -47,3 +48,25 @@ def test_panels_do_not_overlap(path):
         mine = {(column, line) for column in range(x, x + w) for line in range(y, y + h)}
         assert not cells & mine, f"{panel['title']} overlaps another panel"
         cells |= mine
+
+
+@pytest.mark.parametrize(("expr", "names"), [
+    ("sum by (instance) (rate(pg_stat_database_xact_commit[5m]))", {"pg_stat_database_xact_commit"}),
+    ('rate(nginx_http_requests_total{job="nginx_log", status=~"5.."}[5m]) / 0.001', {"nginx_http_requests_total"}),
+    ("http:request_errors:ratio_rate1h / 0.001", set()),
+    ("(time() - max by (instance, repo) (pgbackrest_backup_last_completion_timestamp_seconds)) / 3600",
+     {"pgbackrest_backup_last_completion_timestamp_seconds"}),
+    ("redis_memory_used_bytes / on (instance) group_left redis_memory_max_bytes > 1e3",
+     {"redis_memory_used_bytes", "redis_memory_max_bytes"}),
+    ("histogram_quantile(0.95, sum by (le) (rate(nginx_http_request_duration_seconds_bucket[5m])))",
+     {"nginx_http_request_duration_seconds_bucket"}),
+])
+def test_the_metric_names_of_a_query_are_found(expr, names):
+    assert promql_metric_names(expr) == names
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_every_panel_reads_a_metric_or_a_recording_rule(path):
+    for panel in json.loads(path.read_text())["panels"]:
+        for target in panel.get("targets", []):
+            assert promql_metric_names(target["expr"]) or ":" in target["expr"], panel["title"]

@@ -43,6 +43,8 @@ def test_the_exporter_reaches_the_server_and_reports_each_database(host):
     # The server's settings too (each series labelled with the socket it read them from).
     (max_connections,) = [value for name, value in found.items() if name.startswith("pg_settings_max_connections{")]
     assert max_connections >= 25
+    # The role's extra query: a primary has no replication delay.
+    assert [value for name, value in found.items() if name.startswith("pg_replication_lag")] == [0.0]
 
 
 def test_it_listens_on_the_private_address_only(host):

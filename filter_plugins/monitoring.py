@@ -2,7 +2,7 @@
 
 Pure functions: no I/O. Unit tests: tests/unit/test_monitoring.py.
 
-    {{ exporters | scrape_jobs_from_groups(groups, hostvars) }}
+    {{ exporters | scrape_jobs_from_groups(groups, hostvars, tls_scrape=...) }}
         -> [{'name', 'targets': [{'address': 'ip:port', 'instance': host, 'labels'?}]}], one job per exporter
     {{ prometheus_scrape_jobs | prometheus_scrape_configs }}  -> Prometheus `scrape_configs` entries
     {{ prometheus_scrape_jobs | prometheus_scrape_problems }} -> [message naming the variable]
@@ -44,7 +44,14 @@ description:
     probe_label: redis_instance}})): one target per host and probe, labelled with the probe's name and
     carrying its C(__param_target). A probe may also be C({target: ..., module: ...}) (the blackbox
     exporter's module, C(__param_module)).
+  - An exporter served over TLS says C(tls: true) (a boolean; playbooks/vars/monitoring.yml sets it from the
+    inventory's C(<exporter>_tls)); its job then gets C(tls_scrape)'s options (C(scheme), C(tls_config)).
+    Options in C(JOB_OPTIONS) given on the exporter itself pass through as they are.
 positional: groups, hostvars, address_var
+options:
+  tls_scrape:
+    description: What a TLS exporter's job gets, e.g. C({scheme: https, tls_config: {ca_file: ...}}).
+    type: dict
 ---
 name: prometheus_scrape_configs
 short_description: Prometheus scrape_configs entries from the prometheus role's scrape jobs
@@ -62,13 +69,15 @@ JOB_OPTIONS = ("scheme", "metrics_path", "params", "tls_config")
 
 
 def scrape_jobs_from_groups(exporters: Mapping, groups: Mapping, hostvars: Mapping,
-                            address_var: str = "private_ip") -> list[dict]:
-    """One job per exporter, its targets the hosts of the exporter's group (sorted by name)."""
+                            address_var: str = "private_ip", tls_scrape: Mapping | None = None) -> list[dict]:
+    """One job per exporter, its targets the hosts of the exporter's group (sorted by name). An
+    exporter whose `tls` is true is scraped as tls_scrape says (its scheme and tls_config)."""
     if not isinstance(exporters, Mapping):
         raise AnsibleFilterError(f"scrape_jobs_from_groups: exporters must be a mapping, got {exporters!r}")
     jobs = []
     for name, exporter in exporters.items():
         scrapes = _exporter_scrapes(name, exporter)
+        exporter = _with_tls_scrape(name, exporter, tls_scrape)
         names = [exporter["group"]] if isinstance(exporter["group"], str) else list(exporter["group"])
         targets = []
         for host in sorted({host for name in names for host in groups.get(name, [])}):
@@ -83,6 +92,19 @@ def scrape_jobs_from_groups(exporters: Mapping, groups: Mapping, hostvars: Mappi
             job.update({k: exporter[k] for k in JOB_OPTIONS if k in exporter})
             jobs.append(job)
     return jobs
+
+
+def _with_tls_scrape(name, exporter: Mapping, tls_scrape: Mapping | None) -> Mapping:
+    """The exporter's entry, with tls_scrape's options added when its `tls` is true."""
+    tls = exporter.get("tls", False)
+    if not isinstance(tls, bool):
+        raise AnsibleFilterError(f"scrape_jobs_from_groups: exporter {name!r}: tls must be true or false, got {tls!r}")
+    if not tls:
+        return exporter
+    if not isinstance(tls_scrape, Mapping) or not tls_scrape:
+        raise AnsibleFilterError(f"scrape_jobs_from_groups: exporter {name!r} is served over TLS: give tls_scrape "
+                                 "(its scheme and tls_config)")
+    return {**exporter, **tls_scrape}
 
 
 def _exporter_scrapes(name, exporter) -> list[tuple[dict, int]]:

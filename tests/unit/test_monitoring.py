@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from ansible.errors import AnsibleFilterError
 from monitoring import (
@@ -125,6 +127,25 @@ def test_an_exporter_over_tls_gets_its_scheme_and_ca_through_to_the_scrape_confi
     assert prometheus_scrape_configs(jobs) == [{"job_name": "node", "scheme": "https", "tls_config": tls,
                                                 "static_configs": [{"targets": ["10.0.0.11:9100"],
                                                                     "labels": {"instance": "app1"}}]}]
+
+
+def test_an_exporter_marked_tls_is_scraped_as_tls_scrape_says_and_one_not_marked_over_http():
+    tls_scrape = {"scheme": "https", "tls_config": {"ca_file": "/etc/ca.crt"}}
+    jobs = scrape_jobs_from_groups({"node": {"group": "all", "port": 9100, "tls": True},
+                                    "auth": {"group": "all", "port": 3904, "tls": False}},
+                                   {"all": ["app1"]}, {"app1": {"private_ip": "10.0.0.11"}}, tls_scrape=tls_scrape)
+    assert [(job["name"], job.get("scheme"), job.get("tls_config")) for job in jobs] == [
+        ("node", "https", {"ca_file": "/etc/ca.crt"}), ("auth", None, None)]
+
+
+@pytest.mark.parametrize(("exporter", "tls_scrape", "message"), [
+    ({"group": "all", "port": 9100, "tls": "yes"}, {"scheme": "https"}, "tls must be true or false, got 'yes'"),
+    ({"group": "all", "port": 9100, "tls": True}, None, "is served over TLS: give tls_scrape"),
+])
+def test_a_tls_flag_that_is_not_a_boolean_or_lacks_its_settings_is_refused(exporter, tls_scrape, message):
+    with pytest.raises(AnsibleFilterError, match=re.escape(message)):
+        scrape_jobs_from_groups({"node": exporter}, {"all": ["app1"]}, {"app1": {"private_ip": "10.0.0.11"}},
+                                tls_scrape=tls_scrape)
 
 
 GOOD_JOB = {"name": "node", "targets": [{"address": "10.0.0.11:9100", "instance": "app1"}]}

@@ -21,6 +21,11 @@ With --facts, two configurations instead: "injected" (the project's ansible.cfg
 with ANSIBLE_INJECT_FACT_VARS=true, Ansible's default of copying every fact to
 a top-level variable) and "mitogen" (as committed: facts under ansible_facts only).
 
+With --connection, two: "templated" (the sandbox's SSH key and known_hosts
+options as templates of sandbox_dir, as the inventory had them, given as extra
+variables) and "mitogen" (as committed: the literal paths sandbox/up.yml writes
+into the inventory's group_vars/all/connection.yml).
+
 With --caches, three configurations: "uncached" (the project's ansible.cfg with
 neither controller cache: Mitogen's strategy as the package ships it, no
 callback_plugins directory), "jinja" (callback_plugins/jinja_plugin_cache.py
@@ -36,6 +41,7 @@ docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -66,13 +72,14 @@ class StrategyModule(strategy.StrategyMixin, loaders.strategy_loader.get("linear
 """
 
 
-def one_run(config: Path, label: str, extra_env: dict[str, str]) -> tuple[float, int]:
+def one_run(config: Path, label: str, extra_env: dict[str, str], extra_args: tuple[str, ...] = ()) -> tuple[float, int]:
     """One no-op site.yml; returns (seconds, task results summed over hosts)."""
     with tempfile.TemporaryDirectory() as control_dir:
         env = dict(os.environ, ANSIBLE_CONFIG=str(config), ANSIBLE_SSH_CONTROL_PATH_DIR=control_dir,
                    ANSIBLE_FORCE_COLOR="false", **extra_env)
         start = time.monotonic()
-        playbook = [PLAYBOOK, "-i", "inventories/sandbox", "--vault-id", SANDBOX_VAULT_ID, "playbooks/site.yml"]
+        playbook = [PLAYBOOK, "-i", "inventories/sandbox", "--vault-id", SANDBOX_VAULT_ID, "playbooks/site.yml",
+                    *extra_args]
         proc = subprocess.run(playbook, cwd=ROOT,
                               env=env, capture_output=True, text=True, timeout=1200, check=False)
         elapsed = time.monotonic() - start
@@ -94,6 +101,9 @@ def main() -> int:
     parser.add_argument("--caches", action="store_true",
                         help="instead: the project's configuration without its controller caches, with the "
                              "Jinja plugin cache only, and as committed")
+    parser.add_argument("--connection", action="store_true",
+                        help="instead: the sandbox's SSH key and known_hosts options as templates of sandbox_dir "
+                             "(as the inventory had them) against the literal paths sandbox/up.yml writes")
     args = parser.parse_args()
     project_cfg = ROOT / "ansible.cfg"
     with tempfile.TemporaryDirectory() as tmp:
@@ -118,11 +128,18 @@ def main() -> int:
                 "jinja": (project_cfg, {"ANSIBLE_STRATEGY_PLUGINS": str(plain)}),
                 "mitogen": (project_cfg, {}),
             }
+        if args.connection:
+            # Extra variables, so they win over the inventory's connection.yml; templated as the inventory's were.
+            templated = json.dumps({
+                "ansible_ssh_private_key_file": "{{ sandbox_dir }}/ansible_ed25519",
+                "ansible_ssh_common_args": "-o UserKnownHostsFile={{ sandbox_dir }}/known_hosts"
+                                           " -o StrictHostKeyChecking=yes"})
+            configs = {"templated": (project_cfg, {}, ("-e", templated)), "mitogen": (project_cfg, {})}
         one_run(project_cfg, "warm-up", {})  # fills the fact cache as a previous run would have
         times: dict[str, list[float]] = {label: [] for label in configs}
         for i in range(args.rounds):
-            for label, (cfg, extra_env) in configs.items():
-                seconds, tasks = one_run(cfg, label, extra_env)
+            for label, (cfg, extra_env, *extra_args) in configs.items():
+                seconds, tasks = one_run(cfg, label, extra_env, *extra_args)
                 times[label].append(seconds)
                 print(f"round {i + 1}: {label:<8} {seconds:6.1f} s  {tasks} task results  "
                       f"{tasks / seconds:5.2f} per second", flush=True)

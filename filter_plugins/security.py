@@ -226,12 +226,16 @@ def check_observatory(results, limits: Mapping) -> list[dict]:
 def check_lynis(reports: Mapping, limits: Mapping) -> list[dict]:
     rows = []
     for host, content in reports.items():
+        if not content:
+            # Nothing was fetched: the host failed or was unreachable before its report was read.
+            rows.append(_row("Lynis", host, False, "no report: the host failed or was unreachable during the scan"))
+            continue
         report = lynis_report(_decode(content))
         index = report["index"]
         ok = index is not None and index >= int(limits["lynis_min_index"])
         detail = (f"hardening index {index} (at least {limits['lynis_min_index']}), "
                   f"{len(report['warnings'])} warnings ({', '.join(report['warnings']) or 'none'}), "
-                  f"{report['suggestions']} suggestions") if index is not None else "no report read"
+                  f"{report['suggestions']} suggestions") if index is not None else "no hardening index in the report"
         rows.append(_row("Lynis", host, ok, detail))
     return rows
 

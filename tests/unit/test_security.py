@@ -123,9 +123,12 @@ def test_observatory_grade_is_compared_with_the_minimum():
 
 
 def test_lynis_index_is_compared_with_the_minimum_and_a_missing_report_fails():
-    rows = security_rows({"lynis": {"db1": b64(LYNIS), "db2": ""}}, {"lynis_min_index": 80})
-    assert statuses(rows) == [("Lynis", "db1", "pass"), ("Lynis", "db2", "fail")]
+    rows = security_rows({"lynis": {"db1": b64(LYNIS), "db2": "", "db3": b64("# Lynis Report\n")}},
+                         {"lynis_min_index": 80})
+    assert statuses(rows) == [("Lynis", "db1", "pass"), ("Lynis", "db2", "fail"), ("Lynis", "db3", "fail")]
     assert rows[0]["detail"] == "hardening index 83 (at least 80), 1 warnings (FIRE-4512), 2 suggestions"
+    assert rows[1]["detail"] == "no report: the host failed or was unreachable during the scan"
+    assert rows[2]["detail"] == "no hardening index in the report"
     assert security_rows({"lynis": {"db1": b64(LYNIS)}}, {"lynis_min_index": 85})[0]["status"] == "fail"
 
 

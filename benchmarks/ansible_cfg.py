@@ -32,6 +32,10 @@ callback_plugins directory), "jinja" (callback_plugins/jinja_plugin_cache.py
 only: filters and tests loaded once per play) and "mitogen" (as committed:
 also the collection directories listed once, strategy_plugins/mitogen_linear.py).
 
+With --affinity, two: "pinned" (strategy_plugins/mitogen_linear.py with Mitogen's
+CPU affinity policy left in place: on two CPUs the multiplexer on CPU 0, the
+controller and every worker on CPU 1) and "mitogen" (as committed: nothing pinned).
+
 Prints each run's seconds and task results per second (ok + skipped + failed
 from the recap, summed over hosts), then the medians and the ratios to the
 first configuration ("defaults", or "injected"). The results are recorded in
@@ -104,6 +108,9 @@ def main() -> int:
     parser.add_argument("--connection", action="store_true",
                         help="instead: the sandbox's SSH key and known_hosts options as templates of sandbox_dir "
                              "(as the inventory had them) against the literal paths sandbox/up.yml writes")
+    parser.add_argument("--affinity", action="store_true",
+                        help="instead: Mitogen's CPU pinning (the multiplexer on one CPU, the controller and "
+                             "its workers on the others) against the committed strategy, which pins nothing")
     args = parser.parse_args()
     project_cfg = ROOT / "ansible.cfg"
     with tempfile.TemporaryDirectory() as tmp:
@@ -128,6 +135,15 @@ def main() -> int:
                 "jinja": (project_cfg, {"ANSIBLE_STRATEGY_PLUGINS": str(plain)}),
                 "mitogen": (project_cfg, {}),
             }
+        if args.affinity:
+            source = (ROOT / "strategy_plugins" / "mitogen_linear.py").read_text()
+            unpinning = "ansible_mitogen.affinity.policy = ansible_mitogen.affinity.Policy()\n"
+            if unpinning not in source:
+                sys.exit("strategy_plugins/mitogen_linear.py no longer replaces Mitogen's affinity policy")
+            pinned = Path(tmp) / "pinned"
+            pinned.mkdir()
+            (pinned / "mitogen_linear.py").write_text(source.replace(unpinning, ""))
+            configs = {"pinned": (project_cfg, {"ANSIBLE_STRATEGY_PLUGINS": str(pinned)}), "mitogen": (project_cfg, {})}
         if args.connection:
             # Extra variables, so they win over the inventory's connection.yml; templated as the inventory's were.
             templated = json.dumps({

@@ -18,9 +18,18 @@ forked for that task and host, so nothing is remembered between tasks: about
 `ansible` package. Collections are not installed during a run, so the list is
 made once, in the controller process, and the workers inherit it
 (`benchmarks/ansible_cfg.py --caches`, results in docs/benchmarks.md).
+
+And one removal: Mitogen pins its processes to CPUs. On a machine with two or three
+CPUs its policy reserves CPU 0 for the connection multiplexer and pins the
+controller, every task's worker process and their SSH children to the rest, which
+on two CPUs is CPU 1 alone: the controller's Python work (templating, the
+workers) shared one core while the other held the multiplexer and sat partly idle.
+Ansible's own strategies pin nothing; neither does this one, so the kernel places
+the processes (`benchmarks/ansible_cfg.py --affinity`, results in docs/benchmarks.md).
 """
 
 import ansible.collections.list as collection_list
+import ansible_mitogen.affinity
 from ansible_mitogen import loaders, strategy
 
 DOCUMENTATION = """
@@ -29,7 +38,12 @@ short_description: Ansible's linear strategy over Mitogen connections
 description:
   - Ansible's linear strategy with Mitogen's connection multiplexer (ssh, docker, local, sudo).
   - The installed collections' directories are listed once per run instead of once per collection module.
+  - No process is pinned to a CPU (Mitogen's CPU affinity policy is replaced by its no-op base policy).
 """
+
+# Mitogen's processes read this module attribute when they start (the controller and the
+# multiplexer once per run, each worker per task); the base class's methods do nothing.
+ansible_mitogen.affinity.policy = ansible_mitogen.affinity.Policy()
 
 _list_collection_dirs = collection_list.list_collection_dirs
 _collection_dirs: list = []

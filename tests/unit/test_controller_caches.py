@@ -68,5 +68,19 @@ def test_collection_directories_are_listed_once_and_calls_with_arguments_pass_th
     assert calls[-1] == ((), {"coll_filter": "one.two"})
 
 
+def test_no_process_is_pinned_to_a_cpu():
+    import ansible_mitogen.affinity as affinity
+    load_script("strategy_plugins/mitogen_linear.py")
+    cpus = os.sched_getaffinity(0)
+
+    def unpinned(policy) -> bool:
+        policy.assign_worker()      # as each task's worker process does
+        policy.assign_subprocess()  # as an SSH child does
+        return os.sched_getaffinity(0) == cpus
+    assert in_a_fork(lambda: unpinned(affinity.policy))
+    if len(cpus) >= 2 and hasattr(affinity, "LinuxPolicy"):  # Mitogen's own policy pins a worker to one CPU
+        assert not in_a_fork(lambda: unpinned(affinity.LinuxPolicy(cpu_count=len(cpus))))
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))

@@ -27,8 +27,8 @@ variables) and "mitogen" (as committed: the literal paths sandbox/up.yml writes
 into the inventory's group_vars/all/connection.yml).
 
 With --caches, three configurations: "uncached" (the project's ansible.cfg with
-neither controller cache: Mitogen's strategy as the package ships it, no
-callback_plugins directory), "jinja" (callback_plugins/jinja_plugin_cache.py
+neither controller cache: Mitogen's strategy as the package ships it, but
+with nothing pinned as committed; no callback_plugins directory), "jinja" (callback_plugins/jinja_plugin_cache.py
 only: filters and tests loaded once per play) and "mitogen" (as committed:
 also the collection directories listed once, strategy_plugins/mitogen_linear.py).
 
@@ -64,11 +64,14 @@ roles_path = {root}/roles
 filter_plugins = {root}/filter_plugins
 """
 
-# Mitogen's strategy as the package ships it: strategy_plugins/mitogen_linear.py
-# without its list of collection directories made once per run.
+# Mitogen's strategy as the package ships it, but unpinned as committed (so --caches
+# measures the caches alone): strategy_plugins/mitogen_linear.py without its list of
+# collection directories made once per run.
 PLAIN_MITOGEN = """\
+import ansible_mitogen.affinity
 from ansible_mitogen import loaders, strategy
 DOCUMENTATION = "name: mitogen_linear"
+ansible_mitogen.affinity.policy = ansible_mitogen.affinity.Policy()
 
 
 class StrategyModule(strategy.StrategyMixin, loaders.strategy_loader.get("linear", class_only=True)):

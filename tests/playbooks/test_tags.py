@@ -29,9 +29,15 @@ INCLUDE_ROLE = "ansible.builtin.include_role"
 def tasks_in(path: Path, role: str, tasks: list | None = None) -> list[tuple[str, str]]:
     """(role, name) of the tasks a task file (or a block's task list in it) runs, following import_tasks
     and include_tasks of a fixed file, and import_role of another role's tasks_from (internal_ca's
-    certificate entry point)."""
+    certificate entry point). An include_tasks whose `apply` tags what it includes `always` counts as
+    one task, the include (internal_ca's once-per-run steps)."""
     names: list[tuple[str, str]] = []
     for task in (yaml.safe_load(path.read_text()) or []) if tasks is None else tasks:
+        include = task.get(INCLUDE)
+        if isinstance(include, dict) and "always" in (include.get("apply") or {}).get("tags", []):
+            # What it includes runs whenever the include does: the include itself needs the tags.
+            names.append((role, task["name"]))
+            continue
         nested = task.get(IMPORT) or task.get(INCLUDE)
         imported = task.get(IMPORT_ROLE)
         if nested and "{{" not in nested:
@@ -101,4 +107,8 @@ def test_the_check_sees_a_concern_reached_through_include_tasks(tmp_path):
     assert tasks_missing_tags(tmp_path / "roles", "probe", tmp_path) == [
         "concern.yml: 'Inner task' lacks ['probe', 'probe_concern']"]
     (tasks / "concern.yml").write_text(f"- name: Inner file\n  {IMPORT}: inner.yml\n")
+    assert tasks_missing_tags(tmp_path / "roles", "probe", tmp_path) == []
+    # An include whose `apply` tags what it includes `always` passes: those tasks run whenever it does.
+    (tasks / "concern.yml").write_text(
+        f"- name: Inner file\n  {INCLUDE}:\n    file: inner.yml\n    apply:\n      tags: [always]\n")
     assert tasks_missing_tags(tmp_path / "roles", "probe", tmp_path) == []

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from paas_testlib import ephemeral_path, wait_for
+from paas_testlib import ephemeral_path, run_playbook, said, wait_for
 
 testinfra_hosts = ["ansible://internal-ca-host"]
 SERVER = "/etc/ssl/test-server"
@@ -76,3 +76,23 @@ def test_the_authority_key_stays_encrypted_on_the_controller(host):
     # Nothing on the host holds a private key besides the server's own (and sshd's).
     found = host.check_output("grep -rl 'PRIVATE KEY' /etc /root /tmp --exclude-dir=ssh 2>/dev/null || true").split()
     assert found == [f"{SERVER}/server.key"]
+
+
+def test_a_certificate_within_its_renewal_window_is_signed_again_with_the_same_key(host):
+    # A year's certificate ends within 365 days: a run with that window signs it again (a run with
+    # the default window, 30 days, kept it: the idempotence step).
+    def read(command: str) -> str:
+        with host.sudo():
+            return host.check_output(command)
+
+    serial = f"openssl x509 -in {SERVER}/server.crt -noout -serial"
+    public_key = f"openssl pkey -in {SERVER}/server.key -pubout"
+    before = read(serial), read(public_key)
+    playbook = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
+    run = run_playbook(host.backend.ansible_inventory, playbook, "-e", "internal_ca_renew_days=365")
+    assert run.returncode == 0, said(run)
+    assert "changed: [internal-ca-host] => (item=/etc/ssl/test-server/server.crt)" in run.stdout
+    assert read(serial) != before[0], "the certificate was not signed again"
+    assert read(public_key) == before[1], "the key was replaced"
+    verified = read(f"openssl verify -CAfile {SERVER}/ca.crt {SERVER}/server.crt")
+    assert verified.endswith(": OK")

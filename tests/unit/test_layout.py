@@ -58,6 +58,22 @@ def test_each_install_leaves_out_recommends_and_names_what_it_uses(task):
     assert arguments.get("install_recommends") is False
 
 
+# A role's install runs apt only for a missing package (filter_plugins/packages.py): apt opens its whole
+# package cache on every call, about half a second of the host's CPU, where dpkg-query answers in milliseconds.
+ROLE_APT_TASKS = sorted(
+    (f"{path.relative_to(ROOT)}: {task.get('name')}", str(task.get("when", "")))
+    for path in sorted(ROOT.glob("roles/*/tasks/*.yml"))
+    for task in _tasks(yaml.safe_load(path.read_text()))
+    if isinstance(task.get("ansible.builtin.apt"), dict) and task["ansible.builtin.apt"].get("state") == "present"
+)
+
+
+@pytest.mark.parametrize("task", ROLE_APT_TASKS, ids=[name for name, _ in ROLE_APT_TASKS])
+def test_each_role_install_runs_apt_only_for_a_missing_package(task):
+    _, when = task
+    assert "| dpkg_missing(" in when, "ask dpkg-query first and run apt only for a missing package (packages.py)"
+
+
 # Every role README has these sections, in this order (others may sit between them).
 README_SECTIONS = ("Requirements", "Role variables", "Tags", "Dependencies", "Example", "Idempotence and check mode",
                    "Tests")

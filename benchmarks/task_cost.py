@@ -20,6 +20,13 @@ Two parts:
   is what one more task costs on all eight hosts; (loop - one) / N what one
   more loop item costs, the loop task's own cost spread over its items.
 
+With --apt, a third part instead of those two: what a role's install step
+costs when its packages are there already, the apt module as the roles called
+it before (N tasks, `state: present` of packages every host has, with
+`update_cache` and `cache_valid_time` as the roles set them) against the same
+N steps as the roles take them now (dpkg-query, then the apt task skipped by
+`dpkg_missing`, filter_plugins/packages.py), and the one task, alternated.
+
 Prints each run's seconds, then the medians and the derived costs. The results
 are recorded in docs/benchmarks.md.
 """
@@ -70,6 +77,27 @@ def playbooks(directory: Path, tasks: int) -> dict[str, Path]:
     return paths
 
 
+APT = ("      ansible.builtin.apt:\n        name: [chrony, locales]\n        state: present\n"
+       "        install_recommends: false\n        update_cache: true\n        cache_valid_time: 3600\n")
+DPKG = ("      ansible.builtin.command:\n        argv: \"{{ ['dpkg-query', '--show', "
+        "'--showformat=${db:Status-Abbrev}${Package}\\\\n', 'chrony', 'locales'] }}\"\n"
+        "      register: dpkg\n      changed_when: false\n      failed_when: false\n      check_mode: false\n")
+
+
+def apt_playbooks(directory: Path, tasks: int) -> dict[str, Path]:
+    """'one' (a stat), 'apt' (N apt tasks), 'dpkg' (N dpkg-query + apt-when-missing pairs), written into directory."""
+    one = PLAY.format(name="one") + "    - name: Stat once\n" + STAT
+    apt = PLAY.format(name="apt") + "".join(f"    - name: Install {i}\n" + APT for i in range(tasks))
+    dpkg = PLAY.format(name="dpkg") + "".join(
+        f"    - name: Ask dpkg {i}\n" + DPKG + f"    - name: Install {i}\n" + APT
+        + "      when: dpkg.stdout | dpkg_missing(['chrony', 'locales']) | length > 0\n" for i in range(tasks))
+    paths = {}
+    for label, text in (("one", one), ("apt", apt), ("dpkg", dpkg)):
+        paths[label] = directory / f"{label}.yml"
+        paths[label].write_text("---\n" + text)
+    return paths
+
+
 def timed(playbook: Path) -> tuple[float, int]:
     """Seconds for one run and the controller process's peak RSS in MB (sampled every 0.1 s); a failed
     run stops the benchmark."""
@@ -106,10 +134,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tasks", type=int, default=40, help="N: tasks in 'tasks', loop items in 'loop'")
+    parser.add_argument("--apt", action="store_true", help="only the install step's cost: apt against dpkg-query first")
     args = parser.parse_args()
-    forks()
+    if not args.apt:
+        forks()
     with tempfile.TemporaryDirectory(prefix="task-cost-") as tmp:
-        books = playbooks(Path(tmp), args.tasks)
+        books = (apt_playbooks if args.apt else playbooks)(Path(tmp), args.tasks)
         timed(books["one"])   # warm-up: SSH host keys, the fact cache's directory, the page cache
         times: dict[str, list[float]] = {label: [] for label in books}
         for round_ in range(1, args.rounds + 1):
@@ -118,6 +148,14 @@ def main() -> int:
                 times[label].append(seconds)
                 print(f"round {round_} {label:5} {seconds:6.1f} s  (controller's peak RSS {peak} MB)")
     median = {label: statistics.median(values) for label, values in times.items()}
+    if args.apt:
+        apt = (median["apt"] - median["one"]) / args.tasks
+        dpkg = (median["dpkg"] - median["one"]) / args.tasks
+        print(f"medians: one {median['one']:.1f} s, {args.tasks} apt tasks {median['apt']:.1f} s, "
+              f"{args.tasks} dpkg-query + skipped apt {median['dpkg']:.1f} s")
+        print(f"an install step on the 8 hosts, its packages there: apt {apt:.2f} s, dpkg-query first {dpkg:.2f} s "
+              f"({apt / dpkg:.1f}x)")
+        return 0
     per_task = (median["tasks"] - median["one"]) / (args.tasks - 1)
     per_item = (median["loop"] - median["one"]) / args.tasks
     print(f"medians: one {median['one']:.1f} s, {args.tasks} tasks {median['tasks']:.1f} s, "

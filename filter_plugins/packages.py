@@ -46,17 +46,13 @@ def _check(name: str, query_output, packages) -> None:
 def dpkg_missing(query_output, packages) -> list:
     _check("dpkg_missing", query_output, packages)
     installed = {line[len(INSTALLED):].strip() for line in query_output.splitlines() if line.startswith(INSTALLED)}
-    missing = []
-    for name in packages:
-        if name not in installed and name not in missing:
-            missing.append(name)
-    return missing
+    return [name for name in dict.fromkeys(packages) if name not in installed]
 
 
 def dpkg_present(query_output, packages) -> list:
     _check("dpkg_present", query_output, packages)
     present = {line[3:].strip() for line in query_output.splitlines() if len(line) > 3 and line[1] != "n"}
-    return [name for index, name in enumerate(packages) if name in present and name not in packages[:index]]
+    return [name for name in dict.fromkeys(packages) if name in present]
 
 
 class FilterModule:

@@ -6,6 +6,7 @@ only help if a process forked afterwards (Ansible's worker) inherits the result.
 """
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -84,3 +85,35 @@ def test_no_process_is_pinned_to_a_cpu():
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+FQCN_FILTER = re.compile(r"\|\s*([a-z_0-9]+\.[a-z_0-9]+\.[a-z_0-9]+)\b")
+
+
+def test_every_collection_filter_the_roles_and_playbooks_name_is_loaded_at_play_start():
+    named = set()
+    for path in [*ROOT.glob("roles/**/*"), *ROOT.glob("playbooks/**/*")]:
+        if path.suffix in (".yml", ".j2") and path.is_file():
+            named.update(FQCN_FILTER.findall(path.read_text()))
+    named -= {name for name in named if name.startswith(("ansible.builtin.", "ansible.legacy."))}
+    assert "community.crypto.x509_certificate_info" in named  # the scan finds them
+    module = load_script("callback_plugins/jinja_plugin_cache.py")
+    missing = sorted(named - set(module.COLLECTION_FILTERS))
+    assert not missing, f"add to COLLECTION_FILTERS: {missing}"
+
+
+def test_a_worker_forked_after_play_start_finds_the_collection_filters_imported(loaders):
+    filters, _ = loaders
+    module_name = "ansible_collections.community.crypto.plugins.filter.x509_certificate_info"
+
+    def start_a_play_then_fork() -> bool:
+        # In a child of its own, as at the start of a run: no collection filter imported yet
+        # (another test may have started a play in this process).
+        for name in [name for name in sys.modules if name.startswith("ansible_collections.")]:
+            del sys.modules[name]
+        filters._module_cache.clear()
+        if in_a_fork(lambda: module_name in sys.modules):
+            return False
+        load_script("callback_plugins/jinja_plugin_cache.py").CallbackModule().v2_playbook_on_play_start(None)
+        return in_a_fork(lambda: module_name in sys.modules)
+    assert in_a_fork(start_a_play_then_fork)

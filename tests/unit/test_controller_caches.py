@@ -83,10 +83,6 @@ def test_no_process_is_pinned_to_a_cpu():
         assert not in_a_fork(lambda: unpinned(affinity.LinuxPolicy(cpu_count=len(cpus))))
 
 
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-q"]))
-
-
 FQCN_FILTER = re.compile(r"\|\s*([a-z_0-9]+\.[a-z_0-9]+\.[a-z_0-9]+)\b")
 
 
@@ -117,3 +113,7 @@ def test_a_worker_forked_after_play_start_finds_the_collection_filters_imported(
         load_script("callback_plugins/jinja_plugin_cache.py").CallbackModule().v2_playbook_on_play_start(None)
         return in_a_fork(lambda: module_name in sys.modules)
     assert in_a_fork(start_a_play_then_fork)
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-q"]))
